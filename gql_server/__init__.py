@@ -1,0 +1,1 @@
+"""GraphQL backend for the requester side of a crowd-work platform."""

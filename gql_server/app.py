@@ -1,0 +1,120 @@
+"""The ASGI application: GraphQL over HTTP and graphql-transport-ws, health, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
+
+from gql_server import db
+from gql_server.resolvers.context import Context
+from gql_server.schema.build import schema
+from gql_server.services import api_keys, events
+from gql_server.services.principals import Principal
+from gql_server.settings import Settings
+from gql_server.subscriptions.hub import BroadcastHub
+
+logger = logging.getLogger(__name__)
+
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
+
+
+def bearer_token(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def principal_from_header(value: object) -> Principal | None:
+    token = bearer_token(value)
+    return await api_keys.authenticate(token) if token else None
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        if isinstance(request, WebSocket):
+            # Authenticated from connection_init, in on_ws_connect.
+            return Context(principal=None)
+        return Context(principal=await principal_from_header(request.headers.get("authorization")))
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params or {}
+        header = params.get("Authorization", params.get("authorization"))
+        principal = await principal_from_header(header)
+        if principal is None:
+            raise ConnectionRejectionError(
+                {"message": "a valid API key is required in connection_init"}
+            )
+        context.principal = principal
+        return None
+
+
+def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
+    """Build the app. With `manage_database=False` the caller has opened the database."""
+    hub = BroadcastHub(settings.redis_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if manage_database:
+            await db.open_database(settings)
+        await hub.connect()
+        previous = events.install_publisher(hub)
+        try:
+            yield {}
+        finally:
+            events.install_publisher(previous)
+            await hub.disconnect()
+            if manage_database:
+                await db.close_database()
+
+    async def healthz(request: Request) -> JSONResponse:
+        database_ok = await db.database_is_reachable()
+        broadcast_ok = await hub.is_healthy()
+        healthy = database_ok and broadcast_ok
+        return JSONResponse(
+            {
+                "status": "ok" if healthy else "degraded",
+                "database": {
+                    "ok": database_ok,
+                    "kind": "sqlite" if settings.is_sqlite else "postgres",
+                },
+                "broadcast": {"ok": broadcast_ok, "kind": hub.kind},
+            },
+            status_code=200 if healthy else 503,
+        )
+
+    graphql = GraphQLApp(
+        schema,
+        graphql_ide="graphiql" if settings.dev_mode else None,
+        allow_queries_via_get=False,
+        keep_alive=True,
+        keep_alive_interval=15,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    )
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    return app

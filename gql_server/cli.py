@@ -1,0 +1,192 @@
+"""The `gql-server` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from gql_server import db
+from gql_server.models.enums import Currency
+from gql_server.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("gql_server")
+
+SCHEMA_FILE = Path("schema.graphql")
+# Where the embedded default keeps the demo key, so each start can print it again.
+DEMO_KEY_FILE = Path("var") / "demo-api-key.txt"
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+    await db.open_database(settings)
+    try:
+        await work()
+    finally:
+        await db.close_database()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(db.apply_migrations(settings))
+    print("Migrations applied.")
+    return 0
+
+
+def cmd_create_account(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_server.services.accounts import create_account
+
+    async def work() -> None:
+        created = await create_account(
+            name=args.name,
+            owner_name=args.owner_name,
+            owner_email=args.owner_email,
+            currency=Currency(args.currency),
+            timezone=args.timezone,
+        )
+        print(f"Account {created.account.id} created. Owner API key (shown once, keep it safe):")
+        print(created.owner_api_key)
+
+    asyncio.run(_with_database(settings, work))
+    return 0
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_server.services.demo import seed_demo
+
+    async def work() -> None:
+        demo = await seed_demo()
+        print(demo.describe())
+
+    asyncio.run(_with_database(settings, work))
+    return 0
+
+
+def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_server.schema.build import schema
+
+    text = schema.as_str() + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Schema written to {args.output}.")
+    return 0
+
+
+async def _prepare_embedded(settings: Settings) -> str | None:
+    """For the embedded default: migrate, seed the demo on first start, return the demo key."""
+    from gql_server.services.demo import seed_demo
+
+    await db.apply_migrations(settings)
+    if DEMO_KEY_FILE.exists():
+        return DEMO_KEY_FILE.read_text().strip()
+
+    async def work() -> None:
+        demo = await seed_demo(skip_if_present=True)
+        if demo.owner_api_key:
+            DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+            DEMO_KEY_FILE.write_text(demo.owner_api_key + "\n")
+
+    await _with_database(settings, work)
+    return DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else None
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gql_server.app import create_app
+
+    if settings.is_sqlite:
+        demo_key = asyncio.run(_prepare_embedded(settings))
+        base = f"http://{settings.host}:{settings.port}"
+        print(
+            f"GraphQL endpoint: {base}/graphql"
+            + (" (GraphiQL in a browser)" if settings.dev_mode else "")
+        )
+        if demo_key:
+            print(f"Demo API key (owner): {demo_key}")
+            print(
+                f"Try: curl -s {base}/graphql -H 'Authorization: Bearer {demo_key}' "
+                "-H 'Content-Type: application/json' "
+                '-d \'{"query": "{ __typename me { __typename } }"}\''
+            )
+        sys.stdout.flush()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        ws="websockets-sansio",
+        lifespan="on",
+    )
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_server.services.background import run_forever
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await _with_database(settings, lambda: run_forever(stop))
+
+    asyncio.run(main())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gql-server", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="Run the HTTP and websocket server.").set_defaults(
+        func=cmd_serve
+    )
+    commands.add_parser("migrate", help="Apply pending database migrations.").set_defaults(
+        func=cmd_migrate
+    )
+    create = commands.add_parser(
+        "create-account", help="Create an account; prints its owner API key once."
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--owner-name", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--currency", default="USD", choices=[c.value for c in Currency])
+    create.add_argument("--timezone", default="UTC")
+    create.set_defaults(func=cmd_create_account)
+    commands.add_parser(
+        "seed-demo", help="Create a demo account with tasks, workers and work."
+    ).set_defaults(func=cmd_seed_demo)
+    export = commands.add_parser("export-schema", help="Write the GraphQL schema (SDL).")
+    export.add_argument(
+        "--output", default=str(SCHEMA_FILE), help="A file, or - for standard output."
+    )
+    export.set_defaults(func=cmd_export_schema)
+    commands.add_parser(
+        "worker", help="Run the background process (sweeps, callbacks)."
+    ).set_defaults(func=cmd_worker)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"gql-server: configuration error: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    return int(args.func(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

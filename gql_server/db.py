@@ -1,0 +1,77 @@
+"""Database wiring: the Tortoise configuration, migrations, and opening/closing connections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+from tortoise.context import TortoiseContext
+from tortoise.migrations.api import migrate
+
+from gql_server.settings import Settings, load_settings
+
+MODELS_MODULE = "gql_server.models"
+MIGRATIONS_MODULE = "migrations"
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "connections": {"default": settings.tortoise_db_url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "migrations": MIGRATIONS_MODULE,
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_sqlite_folder(settings: Settings) -> None:
+    path = settings.sqlite_path
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+async def apply_migrations(settings: Settings) -> None:
+    """Apply every pending migration; a no-op when the schema is current."""
+    _ensure_sqlite_folder(settings)
+    config = tortoise_config(settings)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config)
+        await migrate(config=config)
+
+
+async def open_database(settings: Settings, *, global_fallback: bool = True) -> TortoiseContext:
+    """Open the connections the app uses.
+
+    Starlette runs requests in other tasks than the lifespan, so the context is also made
+    the process-wide fallback.
+    """
+    _ensure_sqlite_folder(settings)
+    return await Tortoise.init(
+        config=tortoise_config(settings), _enable_global_fallback=global_fallback
+    )
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+async def database_is_reachable() -> bool:
+    try:
+        await get_connection("default").execute_query("SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
+def _config_for_tortoise_cli() -> dict[str, Any]:
+    return tortoise_config(load_settings())
+
+
+# Read by Tortoise's own CLI (`tortoise makemigrations`) through [tool.tortoise] in pyproject.
+TORTOISE_ORM = _config_for_tortoise_cli()

@@ -1,0 +1,44 @@
+"""Tortoise models, one module per domain; Tortoise discovers them from this package."""
+
+from gql_server.models.accounts import Account, ApiKey, Member
+from gql_server.models.audits import Audit, AuditLock
+from gql_server.models.callbacks import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from gql_server.models.ledger import IdempotencyRecord, LedgerEntry
+from gql_server.models.projects import Batch, Project, Template
+from gql_server.models.quality import Restriction, Rule, RuleFiring, Skill, SkillValue, WorkerSkill
+from gql_server.models.streams import StreamEvent
+from gql_server.models.submissions import Dispute, Review, Submission
+from gql_server.models.tasks import Task, TaskDayCounter, TaskRating, TaskView, TaskWorkerCounter
+from gql_server.models.workers import Worker
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Audit",
+    "AuditLock",
+    "Batch",
+    "Dispute",
+    "IdempotencyRecord",
+    "LedgerEntry",
+    "Member",
+    "OutboxEvent",
+    "Project",
+    "Restriction",
+    "Review",
+    "Rule",
+    "RuleFiring",
+    "Skill",
+    "SkillValue",
+    "StreamEvent",
+    "Submission",
+    "Task",
+    "TaskDayCounter",
+    "TaskRating",
+    "TaskView",
+    "TaskWorkerCounter",
+    "Template",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "Worker",
+    "WorkerSkill",
+]

@@ -1,0 +1,68 @@
+"""Requester accounts, their members, and API keys."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
+
+from gql_server.models.base import Entity
+from gql_server.models.enums import Currency, MemberRole
+
+
+class Account(Entity):
+    """A requester organisation: owns projects, tasks, skills, rules, webhooks and money."""
+
+    name = fields.CharField(max_length=200)
+    currency = fields.CharEnumField(Currency, max_length=3, default=Currency.USD)
+    # IANA zone in which daily submission limits and day-based reports are counted.
+    timezone = fields.CharField(max_length=64, default="UTC")
+    # Mirror of the ACCOUNT_BALANCE ledger bucket, kept by conditional updates.
+    balance_minor = fields.BigIntField(default=0)
+    callback_url = fields.CharField(max_length=2048, null=True)
+
+    class Meta:
+        table = "account"
+        constraints = (
+            CheckConstraint(check="balance_minor >= 0", name="account_balance_not_negative"),
+        )
+
+
+class Member(Entity):
+    """A person of an account, acting with one role."""
+
+    account = fields.ForeignKeyField(
+        "models.Account", related_name="members", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=200)
+    email = fields.CharField(max_length=320)
+    role = fields.CharEnumField(MemberRole, max_length=16)
+
+    class Meta:
+        table = "member"
+        unique_together = (("account", "email"),)
+
+
+class ApiKey(Entity):
+    """A bearer credential of a member or a worker, stored as its SHA-256 only."""
+
+    key_hash = fields.CharField(max_length=64, unique=True)
+    # The first characters of the key, shown in listings so a person can tell keys apart.
+    prefix = fields.CharField(max_length=16)
+    name = fields.CharField(max_length=200, default="")
+    member = fields.ForeignKeyField(
+        "models.Member", related_name="api_keys", null=True, on_delete=fields.CASCADE
+    )
+    worker = fields.ForeignKeyField(
+        "models.Worker", related_name="api_keys", null=True, on_delete=fields.CASCADE
+    )
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_key"
+        constraints = (
+            CheckConstraint(
+                check="(member_id IS NULL) <> (worker_id IS NULL)",
+                name="api_key_has_one_owner",
+            ),
+        )

@@ -1,0 +1,144 @@
+"""Enumerations of the domain, shared by models, services and the GraphQL schema."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Currency(StrEnum):
+    USD = "USD"
+    EUR = "EUR"
+    GBP = "GBP"
+    JPY = "JPY"
+
+
+class MemberRole(StrEnum):
+    OWNER = "OWNER"
+    MANAGER = "MANAGER"
+    AUDITOR = "AUDITOR"
+    VIEWER = "VIEWER"
+
+
+class TaskStatus(StrEnum):
+    DRAFT = "DRAFT"
+    OPEN = "OPEN"
+    PAUSED = "PAUSED"
+    CLOSED = "CLOSED"
+
+
+class CloseReason(StrEnum):
+    MANUAL = "MANUAL"
+    BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
+    MAX_SUBMISSIONS = "MAX_SUBMISSIONS"
+    EXPIRED = "EXPIRED"
+
+
+class AcceptanceMode(StrEnum):
+    MANUAL = "MANUAL"
+    AUTOMATIC = "AUTOMATIC"
+
+
+class ProofKind(StrEnum):
+    TEXT = "TEXT"
+    LINK = "LINK"
+    SCREENSHOT_URL = "SCREENSHOT_URL"
+
+
+class SubmissionState(StrEnum):
+    STARTED = "STARTED"
+    SUBMITTED = "SUBMITTED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    REVISION_REQUESTED = "REVISION_REQUESTED"
+    EXPIRED = "EXPIRED"
+    DISPUTED = "DISPUTED"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+
+
+class ReviewDecision(StrEnum):
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    REVISION_REQUESTED = "REVISION_REQUESTED"
+
+
+class ActorKind(StrEnum):
+    """Who caused a change: a member, the worker, a rule, or the system (sweeps, expiry)."""
+
+    MEMBER = "MEMBER"
+    WORKER = "WORKER"
+    RULE = "RULE"
+    SYSTEM = "SYSTEM"
+
+
+class DisputeStatus(StrEnum):
+    OPEN = "OPEN"
+    UPHELD = "UPHELD"
+    OVERTURNED = "OVERTURNED"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+
+
+class LedgerBucket(StrEnum):
+    """Where money sits. EXTERNAL is the outside world (funding); WORKER is paid out."""
+
+    EXTERNAL = "EXTERNAL"
+    ACCOUNT_BALANCE = "ACCOUNT_BALANCE"
+    TASK_REMAINING = "TASK_REMAINING"
+    TASK_COMMITTED = "TASK_COMMITTED"
+    TASK_SPENT = "TASK_SPENT"
+
+
+class LedgerReason(StrEnum):
+    FUND = "FUND"
+    ALLOCATE = "ALLOCATE"
+    COMMIT = "COMMIT"
+    RELEASE = "RELEASE"
+    PAY = "PAY"
+    BONUS = "BONUS"
+    PARTIAL_PAYMENT = "PARTIAL_PAYMENT"
+    RETURN = "RETURN"
+    TOP_UP = "TOP_UP"
+
+
+class SkillScope(StrEnum):
+    """How a worker's current skill value is computed: per task or per project."""
+
+    TASK = "TASK"
+    PROJECT = "PROJECT"
+
+
+class RestrictionKind(StrEnum):
+    SUSPENSION = "SUSPENSION"
+    BAN = "BAN"
+
+
+class RestrictionScope(StrEnum):
+    TASK = "TASK"
+    PROJECT = "PROJECT"
+    ACCOUNT = "ACCOUNT"
+
+
+class RuleType(StrEnum):
+    REVIEW_RESULTS = "REVIEW_RESULTS"
+    EARNINGS = "EARNINGS"
+    SUBMITTED_ANSWERS = "SUBMITTED_ANSWERS"
+    FAST_RESPONSES = "FAST_RESPONSES"
+    AUDIT_RESULTS = "AUDIT_RESULTS"
+    AUTOMATION = "AUTOMATION"
+
+
+class AuditOutcome(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    FIXED = "FIXED"
+    REJECTED = "REJECTED"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+    DISABLED = "DISABLED"
+
+
+class IdempotencyStatus(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"

@@ -1,0 +1,1 @@
+"""Root resolvers: check access, call a service, map the result. Nothing else."""

@@ -1,0 +1,43 @@
+"""The domain's enumerations, exposed to GraphQL under the same names and values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import strawberry
+
+from gql_server.models import enums as domain
+from gql_server.services.errors import ErrorCode
+
+Currency = strawberry.enum(domain.Currency, description="ISO 4217 currency code.")
+MemberRole = strawberry.enum(
+    domain.MemberRole,
+    description="OWNER: everything; MANAGER: post and review; AUDITOR: audit; VIEWER: read.",
+)
+TaskStatus = strawberry.enum(domain.TaskStatus)
+CloseReason = strawberry.enum(domain.CloseReason)
+AcceptanceMode = strawberry.enum(domain.AcceptanceMode)
+ProofKind = strawberry.enum(domain.ProofKind)
+UserErrorCode = strawberry.enum(
+    ErrorCode, name="UserErrorCode", description="Why a mutation changed nothing."
+)
+
+
+@strawberry.enum(description="How a skill filter compares a worker's skill value.")
+class SkillOperator(StrEnum):
+    GTE = "GTE"
+    LT = "LT"
+    ABSENT = "ABSENT"
+
+
+@strawberry.enum
+class TaskOrderField(StrEnum):
+    CREATED_AT = "CREATED_AT"
+    TITLE = "TITLE"
+    REWARD = "REWARD"
+
+
+@strawberry.enum
+class OrderDirection(StrEnum):
+    ASC = "ASC"
+    DESC = "DESC"

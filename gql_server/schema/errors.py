@@ -1,0 +1,97 @@
+"""How failures reach clients.
+
+Expected failures are data: a payload's `userErrors`. Access failures and the unexpected
+are GraphQL errors with `extensions.code`; unexpected ones are masked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from gql_server.schema.enums import UserErrorCode
+from gql_server.services.errors import ErrorCode, UseCaseError
+
+
+@strawberry.type(description="An expected failure: the mutation changed nothing.")
+class UserError:
+    field: list[str] | None = strawberry.field(description="Path of the input at fault, if any.")
+    message: str
+    code: UserErrorCode
+
+
+def user_errors(error: UseCaseError) -> list[UserError]:
+    return [
+        UserError(field=list(e.field) or None, message=e.message, code=e.code) for e in error.errors
+    ]
+
+
+class ApiError(GraphQLError):
+    """A GraphQL error whose message and code are safe to show."""
+
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, extensions={"code": self.code, **(extra or {})})
+
+
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+
+class BadInput(ApiError):
+    """Bad arguments of a query (queries have no payload to carry userErrors)."""
+
+    code = "BAD_USER_INPUT"
+
+    @classmethod
+    def from_use_case(cls, error: UseCaseError) -> BadInput:
+        first = error.errors[0]
+        return cls(
+            str(error),
+            {
+                "userErrors": [
+                    {"field": list(e.field), "message": e.message, "code": e.code.value}
+                    for e in error.errors
+                ],
+                "reason": first.code.value,
+            },
+        )
+
+
+def _is_safe(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or isinstance(original, ApiError)
+
+
+class ShapeErrors(MaskErrors):
+    """Mask unexpected errors as INTERNAL; let access and input errors through as they are."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            should_mask_error=lambda error: not _is_safe(error), error_message="Internal error."
+        )
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL"}
+        return masked
+
+
+__all__ = [
+    "ApiError",
+    "BadInput",
+    "ErrorCode",
+    "Forbidden",
+    "ShapeErrors",
+    "Unauthenticated",
+    "UserError",
+    "user_errors",
+]

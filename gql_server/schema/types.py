@@ -1,0 +1,275 @@
+"""Object types. Each maps one model; nested objects are loaded through per-request loaders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+
+from gql_server import models
+from gql_server.schema.enums import (
+    AcceptanceMode,
+    CloseReason,
+    Currency,
+    MemberRole,
+    ProofKind,
+    SkillOperator,
+    TaskStatus,
+)
+from gql_server.schema.relay import Connection, Node, to_global_id
+from gql_server.schema.scalars import Decimal
+from gql_server.services.money import format_amount
+
+# Untyped here: the context type lives with the resolvers, which import these types.
+Info = strawberry.Info
+
+
+@strawberry.type(description="An exact amount of money.")
+class Money:
+    amount: Decimal
+    currency: Currency
+
+    @classmethod
+    def of(cls, minor: int, currency: models.enums.Currency) -> Money:
+        return cls(amount=Decimal(format_amount(minor, currency)), currency=currency)
+
+
+@strawberry.type
+class Account(Node):
+    name: str
+    currency: Currency
+    timezone: str = strawberry.field(description="IANA zone in which daily limits are counted.")
+    balance: Money
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, account: models.Account) -> Account:
+        return cls(
+            id=to_global_id("Account", account.id),
+            name=account.name,
+            currency=account.currency,
+            timezone=account.timezone,
+            balance=Money.of(account.balance_minor, account.currency),
+            created_at=account.created_at,
+        )
+
+
+@strawberry.type
+class Member(Node):
+    name: str
+    email: str
+    role: MemberRole
+    account_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account:
+        return Account.from_model(await info.context.loaders.account.load(self.account_pk))
+
+    @classmethod
+    def from_model(cls, member: models.Member) -> Member:
+        return cls(
+            id=to_global_id("Member", member.id),
+            name=member.name,
+            email=member.email,
+            role=member.role,
+            account_pk=member.account_id,
+        )
+
+
+@strawberry.type
+class Worker(Node):
+    name: str
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+
+    @classmethod
+    def from_model(cls, worker: models.Worker) -> Worker:
+        return cls(id=to_global_id("Worker", worker.id), name=worker.name, country=worker.country)
+
+
+@strawberry.type
+class Project(Node):
+    name: str
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, project: models.Project) -> Project:
+        return cls(
+            id=to_global_id("Project", project.id),
+            name=project.name,
+            description=project.description,
+            created_at=project.created_at,
+        )
+
+
+@strawberry.type
+class Batch(Node):
+    name: str
+
+    @classmethod
+    def from_model(cls, batch: models.Batch) -> Batch:
+        return cls(id=to_global_id("Batch", batch.id), name=batch.name)
+
+
+@strawberry.type(description="Something a worker must attach to a submission.")
+class ProofRequirement:
+    name: str
+    kind: ProofKind
+    required: bool
+    description: str
+
+
+@strawberry.type
+class SkillFilter:
+    skill_id: strawberry.ID
+    operator: SkillOperator
+    value: int | None
+
+
+@strawberry.type(
+    description="Who may see and start a task. Banned and suspended workers never can."
+)
+class Targeting:
+    countries_allowed: list[str]
+    countries_denied: list[str]
+    min_approval_rate: float | None
+    min_reviewed_count: int | None
+    skill_filters: list[SkillFilter]
+    invited_worker_ids: list[strawberry.ID]
+    previous_performers_min_approval_rate: float | None = strawberry.field(
+        description="Only workers approved this often (%) on the account's earlier tasks."
+    )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Targeting:
+        return cls(
+            countries_allowed=data.get("countries_allowed", []),
+            countries_denied=data.get("countries_denied", []),
+            min_approval_rate=data.get("min_approval_rate"),
+            min_reviewed_count=data.get("min_reviewed_count"),
+            skill_filters=[
+                SkillFilter(
+                    skill_id=to_global_id("Skill", f["skill_id"]),
+                    operator=SkillOperator(f["operator"]),
+                    value=f.get("value"),
+                )
+                for f in data.get("skill_filters", [])
+            ],
+            invited_worker_ids=[
+                to_global_id("Worker", pk) for pk in data.get("invited_worker_ids", [])
+            ],
+            previous_performers_min_approval_rate=data.get("previous_performers_min_approval_rate"),
+        )
+
+
+@strawberry.type(description="The money of a task; `remaining = budget - committed - spent`.")
+class BudgetFigures:
+    budget: Money = strawberry.field(description="Allocated to the task from the account balance.")
+    committed: Money = strawberry.field(
+        description="Reserved for started and submitted submissions."
+    )
+    spent: Money = strawberry.field(description="Paid: rewards, bonuses and partial payments.")
+    remaining: Money = strawberry.field(description="Free to fund new submissions.")
+
+
+@strawberry.type
+class Task(Node):
+    title: str
+    instructions: str
+    proof_requirements: list[ProofRequirement]
+    category: str | None
+    reward: Money
+    requested_budget: Money = strawberry.field(
+        description="The budget asked for; allocated from the account balance on publishing."
+    )
+    figures: BudgetFigures
+    max_submissions: int | None
+    max_submissions_per_worker: int
+    time_limit_seconds: int
+    daily_submission_limit: int | None
+    starts_at: datetime | None
+    expires_at: datetime | None
+    acceptance_mode: AcceptanceMode
+    auto_approval_delay_seconds: int = strawberry.field(description="0 = never auto-approve.")
+    targeting: Targeting
+    variant_group: str | None
+    callback_url: str | None
+    reopen_rejected_slots: bool
+    reopen_banned_worker_slots: bool
+    status: TaskStatus
+    close_reason: CloseReason | None
+    published_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+    version: int = strawberry.field(description="Grows with every change live streams report.")
+    project_pk: strawberry.Private[int]
+    batch_pk: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def project(self, info: Info) -> Project:
+        return Project.from_model(await info.context.loaders.project.load(self.project_pk))
+
+    @strawberry.field
+    async def batch(self, info: Info) -> Batch | None:
+        if self.batch_pk is None:
+            return None
+        return Batch.from_model(await info.context.loaders.batch.load(self.batch_pk))
+
+    @classmethod
+    def from_model(cls, task: models.Task, currency: models.enums.Currency) -> Task:
+        def money(minor: int) -> Money:
+            return Money.of(minor, currency)
+
+        return cls(
+            id=to_global_id("Task", task.id),
+            title=task.title,
+            instructions=task.instructions,
+            proof_requirements=[
+                ProofRequirement(
+                    name=p["name"],
+                    kind=ProofKind(p["kind"]),
+                    required=p["required"],
+                    description=p["description"],
+                )
+                for p in task.proof_requirements
+            ],
+            category=task.category,
+            reward=money(task.reward_minor),
+            requested_budget=money(task.requested_budget_minor),
+            figures=BudgetFigures(
+                budget=money(task.budget_minor),
+                committed=money(task.committed_minor),
+                spent=money(task.spent_minor),
+                remaining=money(task.remaining_minor),
+            ),
+            max_submissions=task.max_submissions,
+            max_submissions_per_worker=task.max_submissions_per_worker,
+            time_limit_seconds=task.time_limit_seconds,
+            daily_submission_limit=task.daily_submission_limit,
+            starts_at=task.starts_at,
+            expires_at=task.expires_at,
+            acceptance_mode=task.acceptance_mode,
+            auto_approval_delay_seconds=task.auto_approval_delay_seconds,
+            targeting=Targeting.from_json(task.targeting),
+            variant_group=task.variant_group,
+            callback_url=task.callback_url,
+            reopen_rejected_slots=task.reopen_rejected_slots,
+            reopen_banned_worker_slots=task.reopen_banned_worker_slots,
+            status=task.status,
+            close_reason=task.close_reason,
+            published_at=task.published_at,
+            closed_at=task.closed_at,
+            created_at=task.created_at,
+            version=task.version,
+            project_pk=task.project_id,
+            batch_pk=task.batch_id,
+        )
+
+
+TaskConnection = Connection[Task]
+ProjectConnection = Connection[Project]
+
+Principal = Annotated[
+    Member | Worker, strawberry.union("Principal", description="The caller of the API.")
+]

@@ -1,0 +1,1 @@
+"""Domain logic: one module per domain, one transaction per use case, no GraphQL here."""

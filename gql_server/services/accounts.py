@@ -1,0 +1,113 @@
+"""Accounts, their members, and workers: the parties of the platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tortoise.transactions import in_transaction
+
+from gql_server.models import Account, Member, Worker
+from gql_server.models.enums import ActorKind, Currency, LedgerReason, MemberRole
+from gql_server.services import ledger
+from gql_server.services.api_keys import issue_key
+from gql_server.services.errors import ErrorCode, UseCaseError
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A newly created party with its API key in plain text, which is never shown again."""
+
+    id: int
+    api_key: str
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account: Account
+    owner: Member
+    owner_api_key: str
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION,
+            f"Unknown time zone {name!r}; use an IANA name like 'Europe/Paris'.",
+            "timezone",
+        ) from None
+
+
+async def create_account(
+    *,
+    name: str,
+    owner_name: str,
+    owner_email: str,
+    currency: Currency = Currency.USD,
+    timezone: str = "UTC",
+) -> NewAccount:
+    if not name.strip():
+        raise UseCaseError.single(ErrorCode.VALIDATION, "An account needs a name.", "name")
+    _check_timezone(timezone)
+    async with in_transaction():
+        account = await Account.create(name=name.strip(), currency=currency, timezone=timezone)
+        owner = await Member.create(
+            account=account, name=owner_name, email=owner_email.lower(), role=MemberRole.OWNER
+        )
+        key = await issue_key(member=owner, name="owner key")
+    return NewAccount(account=account, owner=owner, owner_api_key=key)
+
+
+async def add_member(
+    *, account_id: int, name: str, email: str, role: MemberRole
+) -> IssuedCredential:
+    async with in_transaction():
+        member = await Member.create(
+            account_id=account_id, name=name, email=email.lower(), role=role
+        )
+        key = await issue_key(member=member, name=f"{role.lower()} key")
+    return IssuedCredential(id=member.id, api_key=key)
+
+
+async def register_worker(
+    *, name: str, country: str, external_ref: str | None = None
+) -> IssuedCredential:
+    country = country.strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "Country must be an ISO 3166-1 alpha-2 code like 'DE'.", "country"
+        )
+    async with in_transaction():
+        worker = await Worker.create(name=name, country=country, external_ref=external_ref)
+        key = await issue_key(worker=worker, name="worker key")
+    return IssuedCredential(id=worker.id, api_key=key)
+
+
+async def get_member(member_id: int) -> Member:
+    return await Member.get(id=member_id).prefetch_related("account")
+
+
+async def get_account(account_id: int) -> Account:
+    return await Account.get(id=account_id)
+
+
+async def get_worker(worker_id: int) -> Worker:
+    return await Worker.get(id=worker_id)
+
+
+async def fund_account(account_id: int, member_id: int, amount_minor: int) -> Account:
+    """Add money to the account balance (payment providers are out of scope)."""
+    if amount_minor <= 0:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "'amount' must be more than zero.", "input", "amount"
+        )
+    async with in_transaction():
+        await ledger.move(
+            reason=LedgerReason.FUND,
+            amount_minor=amount_minor,
+            account_id=account_id,
+            actor=ledger.Actor(ActorKind.MEMBER, member_id),
+        )
+    return await Account.get(id=account_id)

@@ -1,0 +1,154 @@
+"""The money ledger: every movement is one immutable row plus a guarded update of the figures.
+
+The figure columns (account balance; task committed / spent / remaining, and budget as
+their sum) are changed only here, by conditional updates that refuse to take a bucket
+below zero. They therefore equal the sums of the ledger rows at every commit, on any
+number of connections, without row locks (which SQLite would ignore anyway).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.expressions import F
+from tortoise.functions import Sum
+
+from gql_server.models import Account, LedgerEntry, Task
+from gql_server.models.enums import ActorKind, LedgerBucket, LedgerReason
+from gql_server.services.errors import ErrorCode, UseCaseError
+
+_TASK_COLUMNS = {
+    LedgerBucket.TASK_REMAINING: "remaining_minor",
+    LedgerBucket.TASK_COMMITTED: "committed_minor",
+    LedgerBucket.TASK_SPENT: "spent_minor",
+}
+
+# The movements the domain makes, and only those.
+MOVEMENTS: dict[LedgerReason, tuple[LedgerBucket, LedgerBucket]] = {
+    LedgerReason.FUND: (LedgerBucket.EXTERNAL, LedgerBucket.ACCOUNT_BALANCE),
+    LedgerReason.ALLOCATE: (LedgerBucket.ACCOUNT_BALANCE, LedgerBucket.TASK_REMAINING),
+    LedgerReason.TOP_UP: (LedgerBucket.ACCOUNT_BALANCE, LedgerBucket.TASK_REMAINING),
+    LedgerReason.RETURN: (LedgerBucket.TASK_REMAINING, LedgerBucket.ACCOUNT_BALANCE),
+    LedgerReason.COMMIT: (LedgerBucket.TASK_REMAINING, LedgerBucket.TASK_COMMITTED),
+    LedgerReason.RELEASE: (LedgerBucket.TASK_COMMITTED, LedgerBucket.TASK_REMAINING),
+    LedgerReason.PAY: (LedgerBucket.TASK_COMMITTED, LedgerBucket.TASK_SPENT),
+    LedgerReason.BONUS: (LedgerBucket.TASK_REMAINING, LedgerBucket.TASK_SPENT),
+    LedgerReason.PARTIAL_PAYMENT: (LedgerBucket.TASK_REMAINING, LedgerBucket.TASK_SPENT),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: ActorKind
+    member_id: int | None = None
+
+
+SYSTEM = Actor(ActorKind.SYSTEM)
+
+
+def _insufficient(bucket: LedgerBucket) -> UseCaseError:
+    messages = {
+        LedgerBucket.ACCOUNT_BALANCE: "The account balance cannot cover this amount.",
+        LedgerBucket.TASK_REMAINING: "The task's remaining budget cannot cover this amount.",
+        LedgerBucket.TASK_COMMITTED: "Not enough is committed on the task for this movement.",
+    }
+    return UseCaseError.single(
+        ErrorCode.INSUFFICIENT_FUNDS, messages.get(bucket, "Insufficient funds.")
+    )
+
+
+async def move(
+    *,
+    reason: LedgerReason,
+    amount_minor: int,
+    account_id: int,
+    actor: Actor,
+    task_id: int | None = None,
+    submission_id: int | None = None,
+    worker_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> LedgerEntry:
+    """Record one movement and apply it to the figures; call inside the use case's transaction."""
+    if amount_minor <= 0:
+        raise ValueError("ledger amounts are positive")
+    source, target = MOVEMENTS[reason]
+    touches_task = source in _TASK_COLUMNS or target in _TASK_COLUMNS
+    if touches_task and task_id is None:
+        raise ValueError(f"{reason} needs a task")
+
+    if source == LedgerBucket.ACCOUNT_BALANCE:
+        taken = await Account.filter(id=account_id, balance_minor__gte=amount_minor).update(
+            balance_minor=F("balance_minor") - amount_minor
+        )
+        if not taken:
+            raise _insufficient(source)
+    elif target == LedgerBucket.ACCOUNT_BALANCE:
+        await Account.filter(id=account_id).update(balance_minor=F("balance_minor") + amount_minor)
+
+    if touches_task:
+        changes: dict[str, object] = {"version": F("version") + 1}
+        guard: dict[str, object] = {"id": task_id, "account_id": account_id}
+        if source in _TASK_COLUMNS:
+            column = _TASK_COLUMNS[source]
+            changes[column] = F(column) - amount_minor
+            guard[f"{column}__gte"] = amount_minor
+        if target in _TASK_COLUMNS:
+            column = _TASK_COLUMNS[target]
+            changes[column] = F(column) + amount_minor
+        # Money entering or leaving the task changes its budget; moves inside it do not.
+        if source == LedgerBucket.ACCOUNT_BALANCE:
+            changes["budget_minor"] = F("budget_minor") + amount_minor
+        elif target == LedgerBucket.ACCOUNT_BALANCE:
+            changes["budget_minor"] = F("budget_minor") - amount_minor
+        if reason == LedgerReason.TOP_UP:
+            changes["topped_up_minor"] = F("topped_up_minor") + amount_minor
+        if not await Task.filter(**guard).update(**changes):
+            raise _insufficient(source)
+
+    return await LedgerEntry.create(
+        account_id=account_id,
+        task_id=task_id,
+        submission_id=submission_id,
+        worker_id=worker_id,
+        from_bucket=source,
+        to_bucket=target,
+        amount_minor=amount_minor,
+        reason=reason,
+        actor_kind=actor.kind,
+        actor_member_id=actor.member_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+@dataclass(frozen=True)
+class TaskLedgerFigures:
+    budget_minor: int
+    committed_minor: int
+    spent_minor: int
+    remaining_minor: int
+
+
+async def _bucket_total(bucket: LedgerBucket, **scope: object) -> int:
+    incoming = (
+        await LedgerEntry.filter(to_bucket=bucket, **scope)
+        .annotate(t=Sum("amount_minor"))
+        .values_list("t", flat=True)
+    )
+    outgoing = (
+        await LedgerEntry.filter(from_bucket=bucket, **scope)
+        .annotate(t=Sum("amount_minor"))
+        .values_list("t", flat=True)
+    )
+    return int(incoming[0] or 0) - int(outgoing[0] or 0)
+
+
+async def task_figures_from_ledger(task_id: int) -> TaskLedgerFigures:
+    """The task's figures summed from its ledger rows (what the columns must equal)."""
+    committed = await _bucket_total(LedgerBucket.TASK_COMMITTED, task_id=task_id)
+    spent = await _bucket_total(LedgerBucket.TASK_SPENT, task_id=task_id)
+    remaining = await _bucket_total(LedgerBucket.TASK_REMAINING, task_id=task_id)
+    return TaskLedgerFigures(committed + spent + remaining, committed, spent, remaining)
+
+
+async def account_balance_from_ledger(account_id: int) -> int:
+    return await _bucket_total(LedgerBucket.ACCOUNT_BALANCE, account_id=account_id)

@@ -1,0 +1,33 @@
+"""Who is calling: a member of an account (with a role) or a worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gql_server.models.enums import MemberRole
+
+
+@dataclass(frozen=True)
+class MemberPrincipal:
+    member_id: int
+    account_id: int
+    role: MemberRole
+    api_key_id: int
+
+    @property
+    def scope(self) -> str:
+        """The namespace of this caller's idempotency keys and rate limits."""
+        return f"member:{self.member_id}"
+
+
+@dataclass(frozen=True)
+class WorkerPrincipal:
+    worker_id: int
+    api_key_id: int
+
+    @property
+    def scope(self) -> str:
+        return f"worker:{self.worker_id}"
+
+
+Principal = MemberPrincipal | WorkerPrincipal

@@ -1,0 +1,494 @@
+"""Tasks: validating a task's configuration, creating drafts, reading and listing tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from tortoise.transactions import in_transaction
+
+from gql_server import clock
+from gql_server.models import Account, Batch, Project, Skill, Task, Worker
+from gql_server.models.enums import (
+    AcceptanceMode,
+    ActorKind,
+    Currency,
+    LedgerReason,
+    ProofKind,
+    TaskStatus,
+)
+from gql_server.services import ledger
+from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
+from gql_server.services.money import AmountError, parse_amount
+from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
+from gql_server.services.principals import MemberPrincipal
+
+MIN_TIME_LIMIT = timedelta(seconds=30)
+MAX_TIME_LIMIT = timedelta(days=7)
+MIN_AUTO_APPROVAL_DELAY = timedelta(minutes=1)
+MAX_AUTO_APPROVAL_DELAY = timedelta(days=90)
+MAX_PROOF_REQUIREMENTS = 20
+MAX_INVITED_WORKERS = 10_000
+SKILL_OPERATORS = ("GTE", "LT", "ABSENT")
+
+
+@dataclass(frozen=True)
+class ProofRequirementDraft:
+    name: str
+    kind: ProofKind
+    required: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SkillFilterDraft:
+    skill_id: int | None
+    operator: str
+    value: int | None = None
+
+
+@dataclass(frozen=True)
+class TargetingDraft:
+    countries_allowed: list[str] = field(default_factory=list)
+    countries_denied: list[str] = field(default_factory=list)
+    min_approval_rate: float | None = None
+    min_reviewed_count: int | None = None
+    skill_filters: list[SkillFilterDraft] = field(default_factory=list)
+    # None in the list stands for an id that did not decode (reported as not found).
+    invited_worker_ids: list[int | None] = field(default_factory=list)
+    previous_performers_min_approval_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class TaskDraft:
+    """A task's configuration as the caller sent it; ids already decoded (None = unknown id)."""
+
+    title: str
+    instructions: str
+    reward: str
+    budget: str
+    time_limit_seconds: int
+    proof_requirements: list[ProofRequirementDraft] = field(default_factory=list)
+    category: str | None = None
+    max_submissions: int | None = None
+    max_submissions_per_worker: int = 1
+    daily_submission_limit: int | None = None
+    starts_at: datetime | None = None
+    expires_at: datetime | None = None
+    acceptance_mode: AcceptanceMode = AcceptanceMode.MANUAL
+    auto_approval_delay_seconds: int = 0
+    targeting: TargetingDraft = field(default_factory=TargetingDraft)
+    batch_id: int | None = None
+    variant_group: str | None = None
+    callback_url: str | None = None
+    reopen_rejected_slots: bool = False
+    reopen_banned_worker_slots: bool = False
+
+
+def _text(
+    errors: list[FieldError], value: str | None, name: str, *, max_len: int, required: bool
+) -> str | None:
+    if value is None or value.strip() == "":
+        if required:
+            errors.append(
+                FieldError(ErrorCode.VALIDATION, f"'{name}' must not be empty.", ("input", name))
+            )
+        return None
+    value = value.strip()
+    if len(value) > max_len:
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION,
+                f"'{name}' is longer than {max_len} characters.",
+                ("input", name),
+            )
+        )
+    return value
+
+
+def _count(
+    errors: list[FieldError], value: int | None, path: tuple[str, ...], low: int, high: int
+) -> None:
+    if value is not None and not low <= value <= high:
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION,
+                f"'{path[-1]}' must be from {low} to {high}.",
+                ("input", *path),
+            )
+        )
+
+
+def _percentage(errors: list[FieldError], value: float | None, path: tuple[str, ...]) -> None:
+    if value is not None and not 0 <= value <= 100:
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION,
+                f"'{path[-1]}' is a percentage from 0 to 100.",
+                ("input", *path),
+            )
+        )
+
+
+def _country_list(errors: list[FieldError], values: list[str], name: str) -> list[str]:
+    codes = []
+    for index, raw in enumerate(values):
+        code = raw.strip().upper()
+        if len(code) != 2 or not code.isalpha():
+            errors.append(
+                FieldError(
+                    ErrorCode.VALIDATION,
+                    f"{raw!r} is not an ISO 3166-1 alpha-2 country code.",
+                    ("input", "targeting", name, str(index)),
+                )
+            )
+        codes.append(code)
+    return sorted(set(codes))
+
+
+def check_callback_url(url: str) -> str | None:
+    """Why `url` cannot be a callback URL, or None. Addresses are checked again at send time."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http(s) URL."
+    if parts.username or parts.password:
+        return "must not carry credentials."
+    return None
+
+
+def validate_task_draft(
+    draft: TaskDraft, currency: Currency, now: datetime
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Check a draft on its own (no database) and return the model values it stands for."""
+    errors: list[FieldError] = []
+    values: dict[str, Any] = {
+        "title": _text(errors, draft.title, "title", max_len=200, required=True),
+        "instructions": _text(
+            errors, draft.instructions, "instructions", max_len=20_000, required=True
+        ),
+        "category": _text(errors, draft.category, "category", max_len=100, required=False),
+        "variant_group": _text(
+            errors, draft.variant_group, "variantGroup", max_len=100, required=False
+        ),
+    }
+
+    reward = budget = None
+    for name, raw in (("reward", draft.reward), ("budget", draft.budget)):
+        try:
+            amount = parse_amount(raw, currency)
+        except AmountError as exc:
+            errors.append(FieldError(ErrorCode.VALIDATION, str(exc), ("input", name)))
+            continue
+        if name == "reward":
+            reward = amount
+        else:
+            budget = amount
+    if reward is not None and reward <= 0:
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION, "'reward' must be more than zero.", ("input", "reward")
+            )
+        )
+    elif reward is not None and budget is not None and budget < reward:
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION, "'budget' must fund at least one reward.", ("input", "budget")
+            )
+        )
+    values["reward_minor"], values["requested_budget_minor"] = reward, budget
+
+    _count(errors, draft.max_submissions, ("maxSubmissions",), 1, 1_000_000)
+    _count(errors, draft.max_submissions_per_worker, ("maxSubmissionsPerWorker",), 1, 10_000)
+    if (
+        draft.max_submissions is not None
+        and draft.max_submissions_per_worker > draft.max_submissions
+    ):
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION,
+                "'maxSubmissionsPerWorker' cannot exceed 'maxSubmissions'.",
+                ("input", "maxSubmissionsPerWorker"),
+            )
+        )
+    _count(errors, draft.daily_submission_limit, ("dailySubmissionLimit",), 1, 1_000_000)
+    _count(
+        errors,
+        draft.time_limit_seconds,
+        ("timeLimitSeconds",),
+        int(MIN_TIME_LIMIT.total_seconds()),
+        int(MAX_TIME_LIMIT.total_seconds()),
+    )
+    delay = draft.auto_approval_delay_seconds
+    if delay != 0:
+        _count(
+            errors,
+            delay,
+            ("autoApprovalDelaySeconds",),
+            int(MIN_AUTO_APPROVAL_DELAY.total_seconds()),
+            int(MAX_AUTO_APPROVAL_DELAY.total_seconds()),
+        )
+    values.update(
+        max_submissions=draft.max_submissions,
+        max_submissions_per_worker=draft.max_submissions_per_worker,
+        daily_submission_limit=draft.daily_submission_limit,
+        time_limit_seconds=draft.time_limit_seconds,
+        auto_approval_delay_seconds=delay,
+        acceptance_mode=draft.acceptance_mode,
+        reopen_rejected_slots=draft.reopen_rejected_slots,
+        reopen_banned_worker_slots=draft.reopen_banned_worker_slots,
+    )
+
+    if draft.expires_at is not None and draft.expires_at <= now:
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION, "'expiresAt' must be in the future.", ("input", "expiresAt")
+            )
+        )
+    if (
+        draft.starts_at is not None
+        and draft.expires_at is not None
+        and draft.starts_at >= draft.expires_at
+    ):
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION,
+                "'startsAt' must be before 'expiresAt'.",
+                ("input", "startsAt"),
+            )
+        )
+    values.update(starts_at=draft.starts_at, expires_at=draft.expires_at)
+
+    proofs = []
+    seen: set[str] = set()
+    if len(draft.proof_requirements) > MAX_PROOF_REQUIREMENTS:
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION,
+                f"At most {MAX_PROOF_REQUIREMENTS} proof requirements.",
+                ("input", "proofRequirements"),
+            )
+        )
+    for index, proof in enumerate(draft.proof_requirements):
+        path = ("input", "proofRequirements", str(index), "name")
+        name = proof.name.strip()
+        if not name or len(name) > 100:
+            errors.append(
+                FieldError(
+                    ErrorCode.VALIDATION, "A proof needs a name of 1 to 100 characters.", path
+                )
+            )
+        elif name in seen:
+            errors.append(
+                FieldError(ErrorCode.VALIDATION, f"Proof name {name!r} is used twice.", path)
+            )
+        seen.add(name)
+        proofs.append(
+            {
+                "name": name,
+                "kind": proof.kind.value,
+                "required": proof.required,
+                "description": proof.description,
+            }
+        )
+    values["proof_requirements"] = proofs
+
+    if draft.callback_url is not None:
+        problem = check_callback_url(draft.callback_url)
+        if problem:
+            errors.append(
+                FieldError(
+                    ErrorCode.VALIDATION, f"'callbackUrl' {problem}", ("input", "callbackUrl")
+                )
+            )
+    values["callback_url"] = draft.callback_url
+
+    values["targeting"] = _validate_targeting(errors, draft.targeting)
+    return values, errors
+
+
+def _validate_targeting(errors: list[FieldError], targeting: TargetingDraft) -> dict[str, Any]:
+    allowed = _country_list(errors, targeting.countries_allowed, "countriesAllowed")
+    denied = _country_list(errors, targeting.countries_denied, "countriesDenied")
+    if set(allowed) & set(denied):
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION,
+                "A country cannot be both allowed and denied.",
+                ("input", "targeting", "countriesDenied"),
+            )
+        )
+    _percentage(errors, targeting.min_approval_rate, ("targeting", "minApprovalRate"))
+    _percentage(
+        errors,
+        targeting.previous_performers_min_approval_rate,
+        ("targeting", "previousPerformersMinApprovalRate"),
+    )
+    _count(errors, targeting.min_reviewed_count, ("targeting", "minReviewedCount"), 0, 1_000_000)
+    filters = []
+    for index, skill_filter in enumerate(targeting.skill_filters):
+        path = ("input", "targeting", "skillFilters", str(index))
+        if skill_filter.operator not in SKILL_OPERATORS:
+            errors.append(
+                FieldError(ErrorCode.VALIDATION, "Unknown skill operator.", (*path, "operator"))
+            )
+        elif skill_filter.operator != "ABSENT" and (
+            skill_filter.value is None or not 0 <= skill_filter.value <= 100
+        ):
+            errors.append(
+                FieldError(
+                    ErrorCode.VALIDATION, "A skill value is from 0 to 100.", (*path, "value")
+                )
+            )
+        filters.append(
+            {
+                "skill_id": skill_filter.skill_id,
+                "operator": skill_filter.operator,
+                "value": None if skill_filter.operator == "ABSENT" else skill_filter.value,
+            }
+        )
+    if len(targeting.invited_worker_ids) > MAX_INVITED_WORKERS:
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION,
+                f"At most {MAX_INVITED_WORKERS} invited workers.",
+                ("input", "targeting", "invitedWorkerIds"),
+            )
+        )
+    return {
+        "countries_allowed": allowed,
+        "countries_denied": denied,
+        "min_approval_rate": targeting.min_approval_rate,
+        "min_reviewed_count": targeting.min_reviewed_count,
+        "skill_filters": filters,
+        "invited_worker_ids": sorted({i for i in targeting.invited_worker_ids if i is not None}),
+        "previous_performers_min_approval_rate": targeting.previous_performers_min_approval_rate,
+    }
+
+
+async def _check_references(
+    errors: list[FieldError], account_id: int, project_id: int | None, draft: TaskDraft
+) -> None:
+    """Ids must name objects of the caller's account; another account's id is 'not found'."""
+    if (
+        project_id is None
+        or not await Project.filter(id=project_id, account_id=account_id).exists()
+    ):
+        errors.append(FieldError(ErrorCode.NOT_FOUND, "Project not found.", ("input", "projectId")))
+    if (
+        draft.batch_id is not None
+        and not await Batch.filter(id=draft.batch_id, account_id=account_id).exists()
+    ):
+        errors.append(FieldError(ErrorCode.NOT_FOUND, "Batch not found.", ("input", "batchId")))
+    for index, skill_filter in enumerate(draft.targeting.skill_filters):
+        if (
+            skill_filter.skill_id is None
+            or not await Skill.filter(id=skill_filter.skill_id, account_id=account_id).exists()
+        ):
+            errors.append(
+                FieldError(
+                    ErrorCode.NOT_FOUND,
+                    "Skill not found.",
+                    ("input", "targeting", "skillFilters", str(index), "skillId"),
+                )
+            )
+    invited = draft.targeting.invited_worker_ids
+    if invited:
+        wanted = {i for i in invited if i is not None}
+        found = (
+            set(await Worker.filter(id__in=wanted).values_list("id", flat=True))
+            if wanted
+            else set()
+        )
+        for index, worker_id in enumerate(invited):
+            if worker_id is None or worker_id not in found:
+                errors.append(
+                    FieldError(
+                        ErrorCode.NOT_FOUND,
+                        "Worker not found.",
+                        ("input", "targeting", "invitedWorkerIds", str(index)),
+                    )
+                )
+
+
+async def create_task(principal: MemberPrincipal, project_id: int | None, draft: TaskDraft) -> Task:
+    """Create a draft task; every problem with the input is reported at once, nothing stored."""
+    account = await Account.get(id=principal.account_id)
+    values, errors = validate_task_draft(draft, account.currency, clock.now())
+    await _check_references(errors, account.id, project_id, draft)
+    if errors:
+        raise UseCaseError(errors)
+    async with in_transaction():
+        task = await Task.create(
+            account_id=account.id,
+            project_id=project_id,
+            batch_id=draft.batch_id,
+            created_by_id=principal.member_id,
+            status=TaskStatus.DRAFT,
+            **values,
+        )
+    return task
+
+
+async def get_task(account_id: int, task_id: int) -> Task:
+    task = await Task.get_or_none(id=task_id, account_id=account_id)
+    if task is None:
+        raise not_found("Task")
+    return task
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    statuses: list[TaskStatus] | None = None
+    project_id: int | None = None
+    batch_id: int | None = None
+    variant_group: str | None = None
+    search: str | None = None
+
+
+TASK_SORT_KEYS = {
+    "CREATED_AT": "created_at",
+    "TITLE": "title",
+    "REWARD": "reward_minor",
+}
+
+
+async def list_tasks(
+    account_id: int, task_filter: TaskFilter, sort: str, descending: bool, page: PageRequest
+) -> Page[Task]:
+    query = Task.filter(account_id=account_id)
+    if task_filter.statuses:
+        query = query.filter(status__in=task_filter.statuses)
+    if task_filter.project_id is not None:
+        query = query.filter(project_id=task_filter.project_id)
+    if task_filter.batch_id is not None:
+        query = query.filter(batch_id=task_filter.batch_id)
+    if task_filter.variant_group is not None:
+        query = query.filter(variant_group=task_filter.variant_group)
+    if task_filter.search:
+        query = query.filter(title__icontains=task_filter.search)
+    return await paginate(query, SortKey(TASK_SORT_KEYS[sort], descending), page)
+
+
+async def publish_task(principal: MemberPrincipal, task_id: int) -> Task:
+    """DRAFT -> OPEN: allocate the requested budget from the account balance."""
+    task = await get_task(principal.account_id, task_id)
+    if task.status != TaskStatus.DRAFT:
+        raise UseCaseError.single(
+            ErrorCode.INVALID_STATE, f"Only a DRAFT task can be published; it is {task.status}."
+        )
+    async with in_transaction():
+        opened = await Task.filter(id=task.id, status=TaskStatus.DRAFT).update(
+            status=TaskStatus.OPEN, published_at=clock.now(), updated_at=clock.now()
+        )
+        if not opened:
+            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task was published meanwhile.")
+        await ledger.move(
+            reason=LedgerReason.ALLOCATE,
+            amount_minor=task.requested_budget_minor,
+            account_id=principal.account_id,
+            task_id=task.id,
+            actor=ledger.Actor(ActorKind.MEMBER, principal.member_id),
+        )
+    return await Task.get(id=task.id)
