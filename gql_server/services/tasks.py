@@ -203,6 +203,7 @@ def validate_task_draft(
     _count(errors, draft.max_submissions_per_worker, ("maxSubmissionsPerWorker",), 1, 10_000)
     if (
         draft.max_submissions is not None
+        and draft.max_submissions >= 1
         and draft.max_submissions_per_worker > draft.max_submissions
     ):
         errors.append(
