@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from strawberry.types.unset import UnsetType
 from gql_server import db
 from gql_server.resolvers.context import Context
 from gql_server.schema.build import schema
-from gql_server.services import api_keys, events
+from gql_server.services import api_keys, background, events
 from gql_server.services.principals import Principal
 from gql_server.settings import Settings
 from gql_server.subscriptions.hub import BroadcastHub
@@ -75,9 +76,18 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             await db.open_database(settings)
         await hub.connect()
         previous = events.install_publisher(hub)
+        stop = asyncio.Event()
+        sweeps = (
+            asyncio.create_task(background.run_forever(stop))
+            if settings.run_background_in_process
+            else None
+        )
         try:
             yield {}
         finally:
+            stop.set()
+            if sweeps is not None:
+                await sweeps
             events.install_publisher(previous)
             await hub.disconnect()
             if manage_database:

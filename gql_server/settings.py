@@ -28,7 +28,6 @@ class Settings:
     dev_mode: bool
     db_pool_size: int
     run_background_in_process: bool
-    allow_private_callbacks: bool
 
     @property
     def is_sqlite(self) -> bool:
@@ -62,7 +61,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dev_mode=_bool(env, "GQL_DEV_MODE", False),
         db_pool_size=_int_in_range(env, "GQL_DB_POOL_SIZE", 10, 1, 500),
         run_background_in_process=_bool(env, "GQL_BACKGROUND_IN_PROCESS", True),
-        allow_private_callbacks=_bool(env, "GQL_ALLOW_PRIVATE_CALLBACKS", False),
     )
 
 

@@ -55,7 +55,8 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    environ = {"DATABASE_URL": database_url}
+    # Tests drive background sweeps themselves, with a controllable clock.
+    environ = {"DATABASE_URL": database_url, "GQL_BACKGROUND_IN_PROCESS": "false"}
     if os.environ.get("REDIS_URL"):
         environ["REDIS_URL"] = os.environ["REDIS_URL"]
     return load_settings(environ)
