@@ -10,7 +10,8 @@ from gql_server.services import ledger
 from gql_server.services.demo import seed_demo
 from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.principals import MemberPrincipal
-from gql_server.services.tasks import TaskDraft, create_task, publish_task
+from gql_server.services.task_lifecycle import publish_task
+from gql_server.services.tasks import TaskDraft, create_task
 
 from .conftest import AccountFixture
 

@@ -6,12 +6,19 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from gql_server.services import submissions, task_lifecycle
+
 logger = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[int]]
 
-# Later capabilities register their sweeps here (expiry, auto-approval, callbacks).
-JOBS: list[Job] = []
+# What only the passing of time changes: started work past its limit, unreviewed work
+# past its auto-approval delay, tasks past their expiry.
+JOBS: list[Job] = [
+    submissions.expire_started,
+    submissions.auto_approve_due,
+    task_lifecycle.close_expired_tasks,
+]
 
 
 async def run_once(jobs: Sequence[Job] = JOBS) -> int:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from gql_server.models import Account
 from gql_server.models.enums import MemberRole, ProofKind
-from gql_server.services import accounts, projects, submissions, tasks
+from gql_server.services import accounts, projects, submissions, task_lifecycle, tasks
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
 
 DEMO_ACCOUNT_NAME = "Demo Requester"
@@ -90,8 +90,8 @@ async def seed_demo(*, skip_if_present: bool = False) -> Demo:
         project.id,
         _draft("Write a short store review", "3.00", "90.00", variant_group="signup"),
     )
-    await tasks.publish_task(owner, open_task.id)
-    await tasks.publish_task(owner, second.id)
+    await task_lifecycle.publish_task(owner, open_task.id)
+    await task_lifecycle.publish_task(owner, second.id)
 
     demo = Demo(account_id=created.account.id, owner_api_key=created.owner_api_key)
     countries = ["US", "DE", "IN", "BR", "PH", "NG"]

@@ -1,27 +1,50 @@
-"""Submissions: a worker starts (reserving a reward), submits proof; a member reviews."""
+"""Submissions: a worker starts (reserving a reward) and submits proof; the team reviews.
+
+Every transition is a conditional update from the state it was checked in, so two
+concurrent reviews of one submission cannot both succeed; each money effect goes through
+the ledger in the same transaction.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
 from gql_server import clock
-from gql_server.models import Review, Submission, Task, TaskWorkerCounter
+from gql_server.models import (
+    Account,
+    Dispute,
+    Review,
+    Submission,
+    Task,
+    TaskDayCounter,
+    TaskRating,
+    TaskWorkerCounter,
+    Worker,
+)
 from gql_server.models.enums import (
+    AcceptanceMode,
     ActorKind,
+    DisputeStatus,
     LedgerReason,
     ProofKind,
     ReviewDecision,
     SubmissionState,
     TaskStatus,
 )
-from gql_server.services import ledger
+from gql_server.services import eligibility, ledger, streams
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
+from gql_server.services.events import UnitOfWork, unit_of_work
+from gql_server.services.idempotency import IdempotencyKey, Recorder, once
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
+from gql_server.services.task_lifecycle import close_if_done
 
 S = SubmissionState
 
@@ -36,6 +59,7 @@ TRANSITIONS: dict[SubmissionState, frozenset[SubmissionState]] = {
     S.EXPIRED: frozenset(),
     S.PARTIALLY_PAID: frozenset(),
 }
+PAID_STATES = (S.APPROVED, S.PARTIALLY_PAID)
 
 
 def can_transition(current: SubmissionState, target: SubmissionState) -> bool:
@@ -44,7 +68,13 @@ def can_transition(current: SubmissionState, target: SubmissionState) -> bool:
 
 def _invalid(current: SubmissionState, target: SubmissionState) -> UseCaseError:
     return UseCaseError.single(
-        ErrorCode.INVALID_STATE, f"A submission in state {current} cannot become {target}."
+        ErrorCode.INVALID_STATE, f"A submission that is {current} cannot become {target}."
+    )
+
+
+def _changed_meanwhile() -> UseCaseError:
+    return UseCaseError.single(
+        ErrorCode.INVALID_STATE, "The submission changed meanwhile; read it again."
     )
 
 
@@ -72,6 +102,12 @@ def validate_response(
                     FieldError(ErrorCode.VALIDATION, f"Proof {name!r} is required.", path)
                 )
             continue
+        if len(value) > 10_000:
+            errors.append(
+                FieldError(
+                    ErrorCode.VALIDATION, f"Proof {name!r} is longer than 10000 characters.", path
+                )
+            )
         if requirement["kind"] in (ProofKind.LINK, ProofKind.SCREENSHOT_URL):
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -80,179 +116,605 @@ def validate_response(
                         ErrorCode.VALIDATION, f"Proof {name!r} must be an http(s) URL.", path
                     )
                 )
-        if len(value) > 10_000:
-            errors.append(FieldError(ErrorCode.VALIDATION, f"Proof {name!r} is too long.", path))
     return errors
 
 
-async def start_submission(principal: WorkerPrincipal, task_id: int) -> Submission:
-    """Reserve one reward of an open task for the worker (committed)."""
-    task = await Task.get_or_none(id=task_id)
+def proof_fingerprint(response: dict[str, str]) -> str:
+    normalised = {k: " ".join(v.split()).lower() for k, v in response.items() if v and v.strip()}
+    return hashlib.sha256(json.dumps(normalised, sort_keys=True).encode()).hexdigest()
+
+
+def _worker_actor() -> ledger.Actor:
+    return ledger.Actor(ActorKind.WORKER)
+
+
+def _member_actor(principal: MemberPrincipal) -> ledger.Actor:
+    return ledger.Actor(ActorKind.MEMBER, principal.member_id)
+
+
+async def _move(
+    reason: LedgerReason,
+    submission: Submission,
+    amount: int,
+    actor: ledger.Actor,
+    key: str | None = None,
+) -> None:
+    await ledger.move(
+        reason=reason,
+        amount_minor=amount,
+        account_id=submission.account_id,
+        task_id=submission.task_id,
+        submission_id=submission.id,
+        worker_id=submission.worker_id,
+        actor=actor,
+        idempotency_key=key,
+    )
+
+
+async def _fund_from_remaining(submission: Submission, amount: int, actor: ledger.Actor) -> None:
+    """A closed task has given its remaining back: draw what a late payment needs again."""
+    task = await Task.get(id=submission.task_id)
+    if task.status == TaskStatus.CLOSED and task.remaining_minor < amount:
+        await _move(LedgerReason.ALLOCATE, submission, amount - task.remaining_minor, actor)
+
+
+async def _release(submission: Submission, actor: ledger.Actor) -> None:
+    """Give a submission's committed reward back; on a closed task, on to the account."""
+    await _move(LedgerReason.RELEASE, submission, submission.reward_minor, actor)
+    task = await Task.get(id=submission.task_id)
+    if task.status == TaskStatus.CLOSED:
+        await _move(LedgerReason.RETURN, submission, submission.reward_minor, actor)
+
+
+async def _free_slot(submission: Submission) -> None:
+    await Submission.filter(id=submission.id, slot_released=False).update(slot_released=True)
+    await Task.filter(id=submission.task_id, slots_taken__gt=0).update(
+        slots_taken=F("slots_taken") - 1
+    )
+    await TaskWorkerCounter.filter(
+        task_id=submission.task_id, worker_id=submission.worker_id, slots_taken__gt=0
+    ).update(slots_taken=F("slots_taken") - 1)
+
+
+# --- worker side ------------------------------------------------------------------------
+
+
+async def _visible_task(task_id: int | None) -> Task:
+    task = await Task.get_or_none(id=task_id) if task_id is not None else None
     if task is None or task.status == TaskStatus.DRAFT:
         raise not_found("Task", "input", "taskId")
-    if task.status != TaskStatus.OPEN:
-        raise UseCaseError.single(
-            ErrorCode.INVALID_STATE, f"The task is {task.status}; it cannot be started."
-        )
-    now = clock.now()
-    async with in_transaction():
-        slot = Task.filter(id=task.id, status=TaskStatus.OPEN).filter(
-            Q(max_submissions__isnull=True) | Q(slots_taken__lt=F("max_submissions"))
-        )
-        if not await slot.update(slots_taken=F("slots_taken") + 1):
+    return task
+
+
+async def start_submission(
+    principal: WorkerPrincipal, task_id: int | None, idem: IdempotencyKey | None = None
+) -> Submission:
+    """Reserve one reward of an open task for the worker; every limit is checked."""
+
+    async def body(recorder: Recorder) -> Submission:
+        task = await _visible_task(task_id)
+        worker = await Worker.get(id=principal.worker_id)
+        now = clock.now()
+        if task.status != TaskStatus.OPEN:
             raise UseCaseError.single(
-                ErrorCode.LIMIT_REACHED, "The task has no free submission slot."
+                ErrorCode.INVALID_STATE, f"The task is {task.status}; it cannot be started."
             )
-        counter, _ = await TaskWorkerCounter.get_or_create(
-            task_id=task.id, worker_id=principal.worker_id
+        if task.starts_at is not None and task.starts_at > now:
+            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task has not started yet.")
+        if await eligibility.is_restricted(worker.id, task):
+            raise UseCaseError.single(ErrorCode.RESTRICTED, "You cannot take this task.")
+        reason = eligibility.ineligibility(
+            await eligibility.load_profile(worker, task.account_id), task.targeting
         )
-        held = await TaskWorkerCounter.filter(
-            id=counter.id, slots_taken__lt=task.max_submissions_per_worker
-        ).update(slots_taken=F("slots_taken") + 1)
-        if not held:
-            raise UseCaseError.single(
-                ErrorCode.LIMIT_REACHED,
-                "You have reached this task's limit of submissions per worker.",
+        if reason is not None:
+            raise UseCaseError.single(ErrorCode.NOT_ELIGIBLE, reason)
+        account = await Account.get(id=task.account_id)
+        day = now.astimezone(ZoneInfo(account.timezone)).date()
+
+        async with unit_of_work() as work:
+            await recorder.claim()
+            if task.remaining_minor < task.reward_minor:
+                raise UseCaseError.single(
+                    ErrorCode.INSUFFICIENT_FUNDS, "The task's budget cannot fund another reward."
+                )
+            slot = Task.filter(id=task.id, status=TaskStatus.OPEN).filter(
+                Q(max_submissions__isnull=True) | Q(slots_taken__lt=F("max_submissions"))
             )
-        submission = await Submission.create(
-            account_id=task.account_id,
-            task_id=task.id,
-            worker_id=principal.worker_id,
-            reward_minor=task.reward_minor,
-            deadline_at=now + timedelta(seconds=task.time_limit_seconds),
-            created_at=now,
-        )
-        await ledger.move(
-            reason=LedgerReason.COMMIT,
-            amount_minor=task.reward_minor,
-            account_id=task.account_id,
-            task_id=task.id,
-            submission_id=submission.id,
-            worker_id=principal.worker_id,
-            actor=ledger.Actor(ActorKind.WORKER),
-        )
-    return submission
+            if not await slot.update(slots_taken=F("slots_taken") + 1):
+                raise UseCaseError.single(
+                    ErrorCode.LIMIT_REACHED, "The task has no free submission slot."
+                )
+            counter, _ = await TaskWorkerCounter.get_or_create(task_id=task.id, worker_id=worker.id)
+            if not await TaskWorkerCounter.filter(
+                id=counter.id, slots_taken__lt=task.max_submissions_per_worker
+            ).update(slots_taken=F("slots_taken") + 1):
+                raise UseCaseError.single(
+                    ErrorCode.LIMIT_REACHED, "You have reached this task's limit per worker."
+                )
+            if task.daily_submission_limit is not None:
+                daily, _ = await TaskDayCounter.get_or_create(task_id=task.id, day=day)
+                if not await TaskDayCounter.filter(
+                    id=daily.id, started__lt=task.daily_submission_limit
+                ).update(started=F("started") + 1):
+                    raise UseCaseError.single(
+                        ErrorCode.LIMIT_REACHED, "The task's daily limit is reached; try tomorrow."
+                    )
+            submission = await Submission.create(
+                account_id=task.account_id,
+                task_id=task.id,
+                worker_id=worker.id,
+                reward_minor=task.reward_minor,
+                deadline_at=now + timedelta(seconds=task.time_limit_seconds),
+                created_at=now,
+            )
+            await _move(
+                LedgerReason.COMMIT,
+                submission,
+                task.reward_minor,
+                _worker_actor(),
+                idem.key if idem else None,
+            )
+            await streams.emit_figures(work, task.id, "started")
+            await recorder.complete({"submission_id": submission.id})
+        return submission
+
+    return await once(idem, body, lambda stored: Submission.get(id=stored["submission_id"]))
 
 
 async def submit_submission(
-    principal: WorkerPrincipal, submission_id: int, response: dict[str, str]
+    principal: WorkerPrincipal, submission_id: int | None, response: dict[str, str]
 ) -> Submission:
-    submission = await Submission.get_or_none(id=submission_id, worker_id=principal.worker_id)
+    submission = (
+        await Submission.get_or_none(id=submission_id, worker_id=principal.worker_id)
+        if submission_id
+        else None
+    )
     if submission is None:
         raise not_found("Submission", "input", "submissionId")
     if not can_transition(submission.state, S.SUBMITTED):
         raise _invalid(submission.state, S.SUBMITTED)
     now = clock.now()
-    if submission.state == S.STARTED and now > submission.deadline_at:
+    if now > submission.deadline_at:
         raise UseCaseError.single(
             ErrorCode.INVALID_STATE, "The time limit of this submission has passed."
         )
     task = await Task.get(id=submission.task_id)
+    if await eligibility.is_restricted(principal.worker_id, task):
+        raise UseCaseError.single(ErrorCode.RESTRICTED, "You cannot submit to this task.")
     errors = validate_response(task.proof_requirements, response)
     if errors:
         raise UseCaseError(errors)
-    async with in_transaction():
-        moved = await Submission.filter(id=submission.id, state=submission.state).update(
+    clean = {k: v.strip() for k, v in response.items() if v is not None}
+    async with unit_of_work() as work:
+        history = submission.prior_responses + (
+            [submission.response] if submission.response is not None else []
+        )
+        delay = task.auto_approval_delay_seconds
+        if not await Submission.filter(id=submission.id, state=submission.state).update(
             state=S.SUBMITTED,
-            response=response,
-            prior_responses=[*submission.prior_responses, submission.response]
-            if submission.response is not None
-            else submission.prior_responses,
+            response=clean,
+            prior_responses=history,
+            proof_fingerprint=proof_fingerprint(clean),
             submitted_at=now,
             first_submitted_at=submission.first_submitted_at or now,
-            auto_approve_at=now + timedelta(seconds=task.auto_approval_delay_seconds)
-            if task.auto_approval_delay_seconds
-            else None,
+            auto_approve_at=now + timedelta(seconds=delay) if delay else None,
             updated_at=now,
             version=F("version") + 1,
-        )
-        if not moved:
-            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The submission changed meanwhile.")
+        ):
+            raise _changed_meanwhile()
+        streams.emit_queue(work, task, submission.id, "added")
+        submission = await Submission.get(id=submission.id)
+        if task.acceptance_mode == AcceptanceMode.AUTOMATIC:
+            await _approve_in(work, submission, ledger.SYSTEM, None, None)
     return await Submission.get(id=submission.id)
 
 
-async def _get_for_review(principal: MemberPrincipal, submission_id: int) -> Submission:
-    submission = await Submission.get_or_none(id=submission_id, account_id=principal.account_id)
+async def my_submission(principal: WorkerPrincipal, submission_id: int) -> Submission:
+    submission = await Submission.get_or_none(id=submission_id, worker_id=principal.worker_id)
+    if submission is None:
+        raise not_found("Submission")
+    return submission
+
+
+async def dispute_rejection(
+    principal: WorkerPrincipal, submission_id: int | None, reason: str
+) -> Submission:
+    if not reason.strip():
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "A dispute needs a reason.", "input", "reason"
+        )
+    submission = (
+        await Submission.get_or_none(id=submission_id, worker_id=principal.worker_id)
+        if submission_id
+        else None
+    )
+    if submission is None:
+        raise not_found("Submission", "input", "submissionId")
+    if submission.state != S.REJECTED:
+        raise _invalid(submission.state, S.DISPUTED)
+    async with unit_of_work() as work:
+        if not await Submission.filter(id=submission.id, state=S.REJECTED).update(
+            state=S.DISPUTED, updated_at=clock.now(), version=F("version") + 1
+        ):
+            raise _changed_meanwhile()
+        await Dispute.create(
+            submission_id=submission.id, worker_id=principal.worker_id, reason=reason.strip()
+        )
+        streams.emit_queue(work, await Task.get(id=submission.task_id), submission.id, "disputed")
+    return await Submission.get(id=submission.id)
+
+
+async def rate_task(
+    principal: WorkerPrincipal, task_id: int | None, clarity: int, fairness: int, comment: str = ""
+) -> TaskRating:
+    errors = [
+        FieldError(ErrorCode.VALIDATION, f"'{name}' is from 1 to 5.", ("input", name))
+        for name, value in (("clarity", clarity), ("fairness", fairness))
+        if not 1 <= value <= 5
+    ]
+    if len(comment) > 2000:
+        errors.append(
+            FieldError(
+                ErrorCode.VALIDATION,
+                "'comment' is longer than 2000 characters.",
+                ("input", "comment"),
+            )
+        )
+    if errors:
+        raise UseCaseError(errors)
+    task = await _visible_task(task_id)
+    reviewed = await Submission.filter(
+        task_id=task.id,
+        worker_id=principal.worker_id,
+        state__in=(*eligibility.REVIEWED_STATES, S.DISPUTED),
+    ).exists()
+    if not reviewed:
+        raise UseCaseError.single(
+            ErrorCode.INVALID_STATE, "You can rate a task once your work on it was reviewed."
+        )
+    try:
+        return await TaskRating.create(
+            task_id=task.id,
+            worker_id=principal.worker_id,
+            clarity=clarity,
+            fairness=fairness,
+            comment=comment,
+        )
+    except IntegrityError:
+        raise UseCaseError.single(
+            ErrorCode.DUPLICATE, "You have rated this task already."
+        ) from None
+
+
+# --- requester side ---------------------------------------------------------------------
+
+
+async def get_submission(account_id: int, submission_id: int | None) -> Submission:
+    submission = (
+        await Submission.get_or_none(id=submission_id, account_id=account_id)
+        if submission_id is not None
+        else None
+    )
     if submission is None:
         raise not_found("Submission", "input", "submissionId")
     return submission
 
 
-async def approve_submission(principal: MemberPrincipal, submission_id: int) -> Submission:
-    """SUBMITTED -> APPROVED: the committed reward is paid to the worker at once."""
-    submission = await _get_for_review(principal, submission_id)
-    if not can_transition(submission.state, S.APPROVED) or submission.state == S.DISPUTED:
-        raise _invalid(submission.state, S.APPROVED)
+async def _approve_in(
+    work: UnitOfWork,
+    submission: Submission,
+    actor: ledger.Actor,
+    member_id: int | None,
+    key: str | None,
+) -> None:
     now = clock.now()
-    async with in_transaction():
-        if not await Submission.filter(id=submission.id, state=S.SUBMITTED).update(
-            state=S.APPROVED,
-            reviewed_at=now,
-            paid_minor=submission.reward_minor,
-            updated_at=now,
-            version=F("version") + 1,
-        ):
-            raise UseCaseError.single(
-                ErrorCode.INVALID_STATE, "The submission was reviewed meanwhile."
+    if not await Submission.filter(id=submission.id, state=S.SUBMITTED).update(
+        state=S.APPROVED,
+        reviewed_at=now,
+        paid_minor=submission.reward_minor,
+        auto_approve_at=None,
+        updated_at=now,
+        version=F("version") + 1,
+    ):
+        raise _changed_meanwhile()
+    await Task.filter(id=submission.task_id).update(approved_count=F("approved_count") + 1)
+    await Review.create(
+        submission_id=submission.id,
+        decision=ReviewDecision.APPROVED,
+        actor_kind=actor.kind,
+        member_id=member_id,
+        created_at=now,
+    )
+    await _move(LedgerReason.PAY, submission, submission.reward_minor, actor, key)
+    task = await streams.emit_figures(work, submission.task_id, "approved")
+    streams.emit_queue(work, task, submission.id, "removed")
+    await close_if_done(work, task.id)
+
+
+async def approve_submission(
+    principal: MemberPrincipal, submission_id: int | None, idem: IdempotencyKey | None = None
+) -> Submission:
+    """SUBMITTED -> APPROVED: the committed reward is paid to the worker at once."""
+
+    async def body(recorder: Recorder) -> Submission:
+        submission = await get_submission(principal.account_id, submission_id)
+        if submission.state != S.SUBMITTED:
+            raise _invalid(submission.state, S.APPROVED)
+        async with unit_of_work() as work:
+            await recorder.claim()
+            await _approve_in(
+                work,
+                submission,
+                _member_actor(principal),
+                principal.member_id,
+                idem.key if idem else None,
             )
-        await Task.filter(id=submission.task_id).update(approved_count=F("approved_count") + 1)
-        await Review.create(
-            submission_id=submission.id,
-            decision=ReviewDecision.APPROVED,
-            actor_kind=ActorKind.MEMBER,
-            member_id=principal.member_id,
-            created_at=now,
+            await recorder.complete({"submission_id": submission.id})
+        return await Submission.get(id=submission.id)
+
+    return await once(idem, body, lambda stored: Submission.get(id=stored["submission_id"]))
+
+
+def _feedback(feedback: str, what: str) -> str:
+    text = feedback.strip()
+    if not text:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, f"{what} needs feedback for the worker.", "input", "feedback"
         )
-        await ledger.move(
-            reason=LedgerReason.PAY,
-            amount_minor=submission.reward_minor,
-            account_id=principal.account_id,
-            task_id=submission.task_id,
-            submission_id=submission.id,
-            worker_id=submission.worker_id,
-            actor=ledger.Actor(ActorKind.MEMBER, principal.member_id),
+    if len(text) > 5000:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "'feedback' is longer than 5000 characters.", "input", "feedback"
         )
-    return await Submission.get(id=submission.id)
+    return text
+
+
+async def _reject_in(
+    work: UnitOfWork,
+    submission: Submission,
+    feedback: str,
+    actor: ledger.Actor,
+    member_id: int | None,
+) -> None:
+    now = clock.now()
+    if not await Submission.filter(id=submission.id, state=S.SUBMITTED).update(
+        state=S.REJECTED,
+        reviewed_at=now,
+        feedback=feedback,
+        auto_approve_at=None,
+        updated_at=now,
+        version=F("version") + 1,
+    ):
+        raise _changed_meanwhile()
+    await Review.create(
+        submission_id=submission.id,
+        decision=ReviewDecision.REJECTED,
+        feedback=feedback,
+        actor_kind=actor.kind,
+        member_id=member_id,
+        created_at=now,
+    )
+    await _release(submission, actor)
+    task = await Task.get(id=submission.task_id)
+    if task.reopen_rejected_slots:
+        await _free_slot(submission)
+    task = await streams.emit_figures(work, task.id, "rejected")
+    streams.emit_queue(work, task, submission.id, "removed")
+    await close_if_done(work, task.id)
 
 
 async def reject_submission(
-    principal: MemberPrincipal, submission_id: int, feedback: str
+    principal: MemberPrincipal,
+    submission_id: int | None,
+    feedback: str,
+    idem: IdempotencyKey | None = None,
 ) -> Submission:
     """SUBMITTED -> REJECTED with feedback: the committed reward returns to remaining."""
-    if not feedback.strip():
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, "A rejection needs feedback for the worker.", "input", "feedback"
-        )
-    submission = await _get_for_review(principal, submission_id)
+    text = _feedback(feedback, "A rejection")
+
+    async def body(recorder: Recorder) -> Submission:
+        submission = await get_submission(principal.account_id, submission_id)
+        if submission.state != S.SUBMITTED:
+            raise _invalid(submission.state, S.REJECTED)
+        async with unit_of_work() as work:
+            await recorder.claim()
+            await _reject_in(work, submission, text, _member_actor(principal), principal.member_id)
+            await recorder.complete({"submission_id": submission.id})
+        return await Submission.get(id=submission.id)
+
+    return await once(idem, body, lambda stored: Submission.get(id=stored["submission_id"]))
+
+
+async def request_revision(
+    principal: MemberPrincipal, submission_id: int | None, feedback: str
+) -> Submission:
+    """SUBMITTED -> REVISION_REQUESTED: the reward stays committed; the worker resubmits."""
+    text = _feedback(feedback, "A revision request")
+    submission = await get_submission(principal.account_id, submission_id)
     if submission.state != S.SUBMITTED:
-        raise _invalid(submission.state, S.REJECTED)
+        raise _invalid(submission.state, S.REVISION_REQUESTED)
+    task = await Task.get(id=submission.task_id)
     now = clock.now()
-    async with in_transaction():
+    async with unit_of_work() as work:
         if not await Submission.filter(id=submission.id, state=S.SUBMITTED).update(
-            state=S.REJECTED,
-            reviewed_at=now,
-            feedback=feedback.strip(),
+            state=S.REVISION_REQUESTED,
+            feedback=text,
+            revision_count=F("revision_count") + 1,
+            deadline_at=now + timedelta(seconds=task.time_limit_seconds),
+            auto_approve_at=None,
             updated_at=now,
             version=F("version") + 1,
         ):
-            raise UseCaseError.single(
-                ErrorCode.INVALID_STATE, "The submission was reviewed meanwhile."
-            )
+            raise _changed_meanwhile()
         await Review.create(
             submission_id=submission.id,
-            decision=ReviewDecision.REJECTED,
-            feedback=feedback.strip(),
+            decision=ReviewDecision.REVISION_REQUESTED,
+            feedback=text,
             actor_kind=ActorKind.MEMBER,
             member_id=principal.member_id,
             created_at=now,
         )
-        await ledger.move(
-            reason=LedgerReason.RELEASE,
-            amount_minor=submission.reward_minor,
-            account_id=principal.account_id,
-            task_id=submission.task_id,
-            submission_id=submission.id,
-            worker_id=submission.worker_id,
-            actor=ledger.Actor(ActorKind.MEMBER, principal.member_id),
-        )
+        streams.emit_queue(work, task, submission.id, "removed")
     return await Submission.get(id=submission.id)
+
+
+async def pay_bonus(
+    principal: MemberPrincipal,
+    submission_id: int | None,
+    amount_minor: int,
+    idem: IdempotencyKey | None = None,
+) -> Submission:
+    """A bonus to the worker of a paid submission, spent from the task's remaining budget."""
+    if amount_minor <= 0:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "'amount' must be more than zero.", "input", "amount"
+        )
+
+    async def body(recorder: Recorder) -> Submission:
+        submission = await get_submission(principal.account_id, submission_id)
+        if submission.state not in PAID_STATES:
+            raise UseCaseError.single(
+                ErrorCode.INVALID_STATE,
+                f"A bonus goes with paid work; this submission is {submission.state}.",
+            )
+        async with unit_of_work() as work:
+            await recorder.claim()
+            actor = _member_actor(principal)
+            await _fund_from_remaining(submission, amount_minor, actor)
+            await _move(
+                LedgerReason.BONUS, submission, amount_minor, actor, idem.key if idem else None
+            )
+            await Submission.filter(id=submission.id).update(
+                paid_minor=F("paid_minor") + amount_minor,
+                updated_at=clock.now(),
+                version=F("version") + 1,
+            )
+            await streams.emit_figures(work, submission.task_id, "bonus")
+            await close_if_done(work, submission.task_id)
+            await recorder.complete({"submission_id": submission.id})
+        return await Submission.get(id=submission.id)
+
+    return await once(idem, body, lambda stored: Submission.get(id=stored["submission_id"]))
+
+
+async def resolve_dispute(
+    principal: MemberPrincipal,
+    submission_id: int | None,
+    resolution: DisputeStatus,
+    note: str = "",
+    amount_minor: int | None = None,
+    idem: IdempotencyKey | None = None,
+) -> Submission:
+    """UPHELD -> REJECTED; OVERTURNED -> APPROVED and paid; PARTIALLY_PAID -> paid `amount`."""
+    if resolution == DisputeStatus.OPEN:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "Choose how the dispute is resolved.", "input", "resolution"
+        )
+    if resolution == DisputeStatus.PARTIALLY_PAID and (amount_minor is None or amount_minor <= 0):
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "A partial payment needs an amount above zero.", "input", "amount"
+        )
+    if resolution != DisputeStatus.PARTIALLY_PAID and amount_minor is not None:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "Only a partial payment takes an amount.", "input", "amount"
+        )
+
+    async def body(recorder: Recorder) -> Submission:
+        submission = await get_submission(principal.account_id, submission_id)
+        if submission.state != S.DISPUTED:
+            raise UseCaseError.single(
+                ErrorCode.INVALID_STATE,
+                f"Only a disputed submission can be resolved; it is {submission.state}.",
+            )
+        if amount_minor is not None and amount_minor > submission.reward_minor:
+            raise UseCaseError.single(
+                ErrorCode.VALIDATION,
+                "A partial payment cannot exceed the reward.",
+                "input",
+                "amount",
+            )
+        target = {
+            DisputeStatus.UPHELD: S.REJECTED,
+            DisputeStatus.OVERTURNED: S.APPROVED,
+            DisputeStatus.PARTIALLY_PAID: S.PARTIALLY_PAID,
+        }[resolution]
+        paid = {DisputeStatus.UPHELD: 0, DisputeStatus.OVERTURNED: submission.reward_minor}.get(
+            resolution, amount_minor or 0
+        )
+        now = clock.now()
+        actor = _member_actor(principal)
+        key = idem.key if idem else None
+        async with unit_of_work() as work:
+            await recorder.claim()
+            if not await Submission.filter(id=submission.id, state=S.DISPUTED).update(
+                state=target, paid_minor=paid, updated_at=now, version=F("version") + 1
+            ):
+                raise _changed_meanwhile()
+            await Dispute.filter(submission_id=submission.id, status=DisputeStatus.OPEN).update(
+                status=resolution,
+                resolution_note=note,
+                paid_minor=paid,
+                resolved_by_id=principal.member_id,
+                resolved_at=now,
+            )
+            if resolution == DisputeStatus.OVERTURNED:
+                await _fund_from_remaining(submission, paid, actor)
+                await _move(LedgerReason.COMMIT, submission, paid, actor, key)
+                await _move(LedgerReason.PAY, submission, paid, actor, key)
+                await Task.filter(id=submission.task_id).update(
+                    approved_count=F("approved_count") + 1
+                )
+                await Review.create(
+                    submission_id=submission.id,
+                    decision=ReviewDecision.APPROVED,
+                    feedback=note or None,
+                    actor_kind=ActorKind.MEMBER,
+                    member_id=principal.member_id,
+                    created_at=now,
+                )
+            elif resolution == DisputeStatus.PARTIALLY_PAID:
+                await _fund_from_remaining(submission, paid, actor)
+                await _move(LedgerReason.PARTIAL_PAYMENT, submission, paid, actor, key)
+            task = await streams.emit_figures(work, submission.task_id, "dispute_resolved")
+            streams.emit_queue(work, task, submission.id, "removed")
+            await close_if_done(work, task.id)
+            await recorder.complete({"submission_id": submission.id})
+        return await Submission.get(id=submission.id)
+
+    return await once(idem, body, lambda stored: Submission.get(id=stored["submission_id"]))
+
+
+# --- sweeps -----------------------------------------------------------------------------
+
+
+async def expire_started(limit: int = 500) -> int:
+    """STARTED past its time limit -> EXPIRED: the reward and the slot are released."""
+    now = clock.now()
+    due = await Submission.filter(state=S.STARTED, deadline_at__lt=now).limit(limit)
+    expired = 0
+    for submission in due:
+        async with unit_of_work() as work:
+            if not await Submission.filter(id=submission.id, state=S.STARTED).update(
+                state=S.EXPIRED, updated_at=now, version=F("version") + 1
+            ):
+                continue
+            await _release(submission, ledger.SYSTEM)
+            await _free_slot(submission)
+            await streams.emit_figures(work, submission.task_id, "expired")
+            await close_if_done(work, submission.task_id)
+            expired += 1
+    return expired
+
+
+async def auto_approve_due(limit: int = 500) -> int:
+    """SUBMITTED and unreviewed past the task's auto-approval delay -> APPROVED."""
+    now = clock.now()
+    due = await Submission.filter(state=S.SUBMITTED, auto_approve_at__lte=now).limit(limit)
+    approved = 0
+    for submission in due:
+        try:
+            async with unit_of_work() as work:
+                await _approve_in(work, submission, ledger.SYSTEM, None, None)
+        except UseCaseError:
+            continue  # reviewed by a person meanwhile
+        approved += 1
+    return approved

@@ -11,15 +11,7 @@ from tortoise.transactions import in_transaction
 
 from gql_server import clock
 from gql_server.models import Account, Batch, Project, Skill, Task, Worker
-from gql_server.models.enums import (
-    AcceptanceMode,
-    ActorKind,
-    Currency,
-    LedgerReason,
-    ProofKind,
-    TaskStatus,
-)
-from gql_server.services import ledger
+from gql_server.models.enums import AcceptanceMode, Currency, ProofKind, TaskStatus
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.money import AmountError, parse_amount
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
@@ -470,26 +462,3 @@ async def list_tasks(
     if task_filter.search:
         query = query.filter(title__icontains=task_filter.search)
     return await paginate(query, SortKey(TASK_SORT_KEYS[sort], descending), page)
-
-
-async def publish_task(principal: MemberPrincipal, task_id: int) -> Task:
-    """DRAFT -> OPEN: allocate the requested budget from the account balance."""
-    task = await get_task(principal.account_id, task_id)
-    if task.status != TaskStatus.DRAFT:
-        raise UseCaseError.single(
-            ErrorCode.INVALID_STATE, f"Only a DRAFT task can be published; it is {task.status}."
-        )
-    async with in_transaction():
-        opened = await Task.filter(id=task.id, status=TaskStatus.DRAFT).update(
-            status=TaskStatus.OPEN, published_at=clock.now(), updated_at=clock.now()
-        )
-        if not opened:
-            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task was published meanwhile.")
-        await ledger.move(
-            reason=LedgerReason.ALLOCATE,
-            amount_minor=task.requested_budget_minor,
-            account_id=principal.account_id,
-            task_id=task.id,
-            actor=ledger.Actor(ActorKind.MEMBER, principal.member_id),
-        )
-    return await Task.get(id=task.id)

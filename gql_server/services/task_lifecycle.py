@@ -1,0 +1,237 @@
+"""A task's life: publish, pause, resume, close (by hand or automatically), budget changes.
+
+Automatic closure is checked in the transaction of every change that can make its
+condition true, so a task closes the moment it should, not at the next request; the
+background sweep covers what only time changes (expiry).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.expressions import F
+
+from gql_server import clock
+from gql_server.models import Task
+from gql_server.models.enums import ActorKind, CloseReason, LedgerReason, TaskStatus
+from gql_server.services import ledger, streams
+from gql_server.services.errors import ErrorCode, UseCaseError
+from gql_server.services.events import UnitOfWork, unit_of_work
+from gql_server.services.principals import MemberPrincipal
+from gql_server.services.tasks import get_task
+
+LIVE = (TaskStatus.OPEN, TaskStatus.PAUSED)
+
+
+def closure_reason(task: Task, now: datetime) -> CloseReason | None:
+    """Why a live task must close now, or None. Pure: reads only the task's columns."""
+    if task.expires_at is not None and task.expires_at <= now:
+        return CloseReason.EXPIRED
+    if task.max_submissions is not None and task.approved_count >= task.max_submissions:
+        return CloseReason.MAX_SUBMISSIONS
+    if task.remaining_minor < task.reward_minor and task.committed_minor == 0:
+        return CloseReason.BUDGET_EXHAUSTED
+    return None
+
+
+def _member(principal: MemberPrincipal) -> ledger.Actor:
+    return ledger.Actor(ActorKind.MEMBER, principal.member_id)
+
+
+async def close_in_transaction(
+    work: UnitOfWork, task_id: int, reason: CloseReason, actor: ledger.Actor
+) -> bool:
+    """Close a live task and return its remaining budget to the account; False if not live."""
+    now = clock.now()
+    closed = await Task.filter(id=task_id, status__in=LIVE).update(
+        status=TaskStatus.CLOSED,
+        close_reason=reason,
+        closed_at=now,
+        updated_at=now,
+        version=F("version") + 1,
+    )
+    if not closed:
+        return False
+    task = await Task.get(id=task_id)
+    if task.remaining_minor:
+        await ledger.move(
+            reason=LedgerReason.RETURN,
+            amount_minor=task.remaining_minor,
+            account_id=task.account_id,
+            task_id=task.id,
+            actor=actor,
+        )
+    task = await streams.emit_figures(work, task.id, "closed")
+    streams.emit_status(work, task, "closed")
+    return True
+
+
+async def close_if_done(work: UnitOfWork, task_id: int) -> CloseReason | None:
+    """Close the task if a closure condition holds now; call after any change to it."""
+    task = await Task.get(id=task_id)
+    if task.status not in LIVE:
+        return None
+    reason = closure_reason(task, clock.now())
+    if reason is not None and await close_in_transaction(work, task.id, reason, ledger.SYSTEM):
+        return reason
+    return None
+
+
+async def publish_task(
+    principal: MemberPrincipal, task_id: int, idempotency_key: str | None = None
+) -> Task:
+    """DRAFT -> OPEN: allocate the requested budget from the account balance."""
+    task = await get_task(principal.account_id, task_id)
+    if task.status != TaskStatus.DRAFT:
+        raise UseCaseError.single(
+            ErrorCode.INVALID_STATE,
+            f"Only a DRAFT task can be published; this one is {task.status}.",
+        )
+    if task.expires_at is not None and task.expires_at <= clock.now():
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "The task's expiry time has passed.", "input", "taskId"
+        )
+    async with unit_of_work() as work:
+        now = clock.now()
+        opened = await Task.filter(id=task.id, status=TaskStatus.DRAFT).update(
+            status=TaskStatus.OPEN, published_at=now, updated_at=now, version=F("version") + 1
+        )
+        if not opened:
+            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task was published meanwhile.")
+        await ledger.move(
+            reason=LedgerReason.ALLOCATE,
+            amount_minor=task.requested_budget_minor,
+            account_id=principal.account_id,
+            task_id=task.id,
+            actor=_member(principal),
+            idempotency_key=idempotency_key,
+        )
+        task = await streams.emit_figures(work, task.id, "published")
+        streams.emit_status(work, task, "opened")
+    return task
+
+
+async def _switch(
+    principal: MemberPrincipal, task_id: int, source: TaskStatus, target: TaskStatus
+) -> Task:
+    task = await get_task(principal.account_id, task_id)
+    if task.status != source:
+        raise UseCaseError.single(
+            ErrorCode.INVALID_STATE,
+            f"Only a {source} task can become {target}; this one is {task.status}.",
+        )
+    async with unit_of_work() as work:
+        now = clock.now()
+        if not await Task.filter(id=task.id, status=source).update(
+            status=target, updated_at=now, version=F("version") + 1
+        ):
+            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task changed meanwhile.")
+        task = await Task.get(id=task.id)
+        streams.emit_status(work, task, "paused" if target == TaskStatus.PAUSED else "resumed")
+    return task
+
+
+async def pause_task(principal: MemberPrincipal, task_id: int) -> Task:
+    return await _switch(principal, task_id, TaskStatus.OPEN, TaskStatus.PAUSED)
+
+
+async def resume_task(principal: MemberPrincipal, task_id: int) -> Task:
+    return await _switch(principal, task_id, TaskStatus.PAUSED, TaskStatus.OPEN)
+
+
+async def close_task(
+    principal: MemberPrincipal, task_id: int, idempotency_key: str | None = None
+) -> Task:
+    """Close by hand; the remaining budget returns to the account, pending reviews go on."""
+    task = await get_task(principal.account_id, task_id)
+    if task.status not in LIVE:
+        raise UseCaseError.single(
+            ErrorCode.INVALID_STATE,
+            f"Only an open or paused task can be closed; it is {task.status}.",
+        )
+    async with unit_of_work() as work:
+        if not await close_in_transaction(work, task.id, CloseReason.MANUAL, _member(principal)):
+            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task closed meanwhile.")
+    return await Task.get(id=task.id)
+
+
+async def change_budget(
+    principal: MemberPrincipal,
+    task_id: int,
+    new_budget_minor: int,
+    idempotency_key: str | None = None,
+) -> Task:
+    """Raise (from the account balance) or lower (back to it) an open or paused task's budget.
+
+    It can be lowered only by what is not committed or spent, and never below one reward
+    while the task is live with nothing committed (that would be a closure; close it).
+    """
+    task = await get_task(principal.account_id, task_id)
+    if task.status == TaskStatus.CLOSED:
+        raise UseCaseError.single(ErrorCode.INVALID_STATE, "A closed task's budget cannot change.")
+    if new_budget_minor < 0:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "'budget' cannot be negative.", "input", "budget"
+        )
+    if task.status == TaskStatus.DRAFT:
+        if new_budget_minor < task.reward_minor:
+            raise UseCaseError.single(
+                ErrorCode.VALIDATION, "'budget' must fund at least one reward.", "input", "budget"
+            )
+        async with unit_of_work():
+            await Task.filter(id=task.id, status=TaskStatus.DRAFT).update(
+                requested_budget_minor=new_budget_minor, updated_at=clock.now()
+            )
+        return await Task.get(id=task.id)
+
+    async with unit_of_work() as work:
+        current = await Task.get(id=task.id)
+        delta = new_budget_minor - current.budget_minor
+        floor = current.committed_minor + current.spent_minor
+        if new_budget_minor < floor:
+            raise UseCaseError.single(
+                ErrorCode.INSUFFICIENT_FUNDS,
+                "The budget cannot go below what is already committed and spent.",
+                "input",
+                "budget",
+            )
+        if delta > 0:
+            await ledger.move(
+                reason=LedgerReason.ALLOCATE,
+                amount_minor=delta,
+                account_id=principal.account_id,
+                task_id=task.id,
+                actor=_member(principal),
+                idempotency_key=idempotency_key,
+            )
+        elif delta < 0:
+            await ledger.move(
+                reason=LedgerReason.RETURN,
+                amount_minor=-delta,
+                account_id=principal.account_id,
+                task_id=task.id,
+                actor=_member(principal),
+                idempotency_key=idempotency_key,
+            )
+        await Task.filter(id=task.id).update(
+            requested_budget_minor=new_budget_minor, updated_at=clock.now()
+        )
+        await streams.emit_figures(work, task.id, "budget_changed")
+        await close_if_done(work, task.id)
+    return await Task.get(id=task.id)
+
+
+async def close_expired_tasks(limit: int = 500) -> int:
+    """Sweep: close live tasks whose expiry has passed. Returns how many closed."""
+    now = clock.now()
+    ids = (
+        await Task.filter(status__in=LIVE, expires_at__lte=now)
+        .limit(limit)
+        .values_list("id", flat=True)
+    )
+    closed = 0
+    for task_id in ids:
+        async with unit_of_work() as work:
+            if await close_in_transaction(work, task_id, CloseReason.EXPIRED, ledger.SYSTEM):
+                closed += 1
+    return closed
