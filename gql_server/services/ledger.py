@@ -152,3 +152,62 @@ async def task_figures_from_ledger(task_id: int) -> TaskLedgerFigures:
 
 async def account_balance_from_ledger(account_id: int) -> int:
     return await _bucket_total(LedgerBucket.ACCOUNT_BALANCE, account_id=account_id)
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    """One movement of a set-based operation: the submission it concerns and its amount."""
+
+    account_id: int
+    task_id: int
+    submission_id: int
+    worker_id: int
+    amount_minor: int
+
+
+async def move_many(
+    reason: LedgerReason, items: list[BulkItem], actor: Actor, idempotency_key: str | None = None
+) -> None:
+    """The same movement for many submissions: one guarded update per task, one insert.
+
+    Only task-internal movements and returns to the account are allowed here; a task
+    whose guard fails raises, rolling the whole operation back (it cannot happen for
+    rewards that were committed, which is what bulk reviews move).
+    """
+    source, target = MOVEMENTS[reason]
+    if source not in _TASK_COLUMNS:
+        raise ValueError(f"{reason} cannot be applied in bulk")
+    totals: dict[tuple[int, int], int] = {}
+    for item in items:
+        totals[(item.account_id, item.task_id)] = (
+            totals.get((item.account_id, item.task_id), 0) + item.amount_minor
+        )
+    for (account_id, task_id), total in totals.items():
+        column = _TASK_COLUMNS[source]
+        changes: dict[str, object] = {column: F(column) - total, "version": F("version") + 1}
+        if target in _TASK_COLUMNS:
+            changes[_TASK_COLUMNS[target]] = F(_TASK_COLUMNS[target]) + total
+        else:
+            changes["budget_minor"] = F("budget_minor") - total
+            await Account.filter(id=account_id).update(balance_minor=F("balance_minor") + total)
+        if not await Task.filter(id=task_id, **{f"{column}__gte": total}).update(**changes):
+            raise _insufficient(source)
+    await LedgerEntry.bulk_create(
+        [
+            LedgerEntry(
+                account_id=item.account_id,
+                task_id=item.task_id,
+                submission_id=item.submission_id,
+                worker_id=item.worker_id,
+                from_bucket=source,
+                to_bucket=target,
+                amount_minor=item.amount_minor,
+                reason=reason,
+                actor_kind=actor.kind,
+                actor_member_id=actor.member_id,
+                idempotency_key=idempotency_key,
+            )
+            for item in items
+        ],
+        batch_size=1000,
+    )

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from gql_server import clock
-from gql_server.models import Account, Batch, Project, Skill, Task, Worker
+from gql_server.models import Account, Batch, Project, Skill, Task, Template, Worker
 from gql_server.models.enums import AcceptanceMode, Currency, ProofKind, TaskStatus
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
-from gql_server.services.money import AmountError, parse_amount
+from gql_server.services.money import AmountError, format_amount, parse_amount
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
 
@@ -424,10 +426,12 @@ async def create_task(principal: MemberPrincipal, project_id: int | None, draft:
     return task
 
 
-async def get_task(account_id: int, task_id: int) -> Task:
-    task = await Task.get_or_none(id=task_id, account_id=account_id)
+async def get_task(account_id: int, task_id: int | None) -> Task:
+    task = (
+        await Task.get_or_none(id=task_id, account_id=account_id) if task_id is not None else None
+    )
     if task is None:
-        raise not_found("Task")
+        raise not_found("Task", "input", "taskId")
     return task
 
 
@@ -462,3 +466,157 @@ async def list_tasks(
     if task_filter.search:
         query = query.filter(title__icontains=task_filter.search)
     return await paginate(query, SortKey(TASK_SORT_KEYS[sort], descending), page)
+
+
+def draft_from_task(task: Task, currency: Currency) -> TaskDraft:
+    """The configuration a task was made from, as a draft to edit or copy."""
+    targeting = task.targeting or {}
+    return TaskDraft(
+        title=task.title,
+        instructions=task.instructions,
+        reward=format_amount(task.reward_minor, currency),
+        budget=format_amount(task.requested_budget_minor, currency),
+        time_limit_seconds=task.time_limit_seconds,
+        proof_requirements=[
+            ProofRequirementDraft(p["name"], ProofKind(p["kind"]), p["required"], p["description"])
+            for p in task.proof_requirements
+        ],
+        category=task.category,
+        max_submissions=task.max_submissions,
+        max_submissions_per_worker=task.max_submissions_per_worker,
+        daily_submission_limit=task.daily_submission_limit,
+        starts_at=task.starts_at,
+        expires_at=task.expires_at,
+        acceptance_mode=task.acceptance_mode,
+        auto_approval_delay_seconds=task.auto_approval_delay_seconds,
+        targeting=TargetingDraft(
+            countries_allowed=list(targeting.get("countries_allowed", [])),
+            countries_denied=list(targeting.get("countries_denied", [])),
+            min_approval_rate=targeting.get("min_approval_rate"),
+            min_reviewed_count=targeting.get("min_reviewed_count"),
+            skill_filters=[
+                SkillFilterDraft(f["skill_id"], f["operator"], f.get("value"))
+                for f in targeting.get("skill_filters", [])
+            ],
+            invited_worker_ids=list(targeting.get("invited_worker_ids", [])),
+            previous_performers_min_approval_rate=targeting.get(
+                "previous_performers_min_approval_rate"
+            ),
+        ),
+        batch_id=task.batch_id,
+        variant_group=task.variant_group,
+        callback_url=task.callback_url,
+        reopen_rejected_slots=task.reopen_rejected_slots,
+        reopen_banned_worker_slots=task.reopen_banned_worker_slots,
+    )
+
+
+def draft_to_json(draft: TaskDraft) -> dict[str, Any]:
+    return json.loads(
+        json.dumps(
+            asdict(draft), default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)
+        )
+    )
+
+
+def draft_from_json(data: dict[str, Any]) -> TaskDraft:
+    def when(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    targeting = data.get("targeting") or {}
+    return TaskDraft(
+        **{
+            **data,
+            "proof_requirements": [
+                ProofRequirementDraft(
+                    p["name"], ProofKind(p["kind"]), p["required"], p["description"]
+                )
+                for p in data.get("proof_requirements", [])
+            ],
+            "acceptance_mode": AcceptanceMode(data.get("acceptance_mode", AcceptanceMode.MANUAL)),
+            "starts_at": when(data.get("starts_at")),
+            "expires_at": when(data.get("expires_at")),
+            "targeting": TargetingDraft(
+                **{
+                    **targeting,
+                    "skill_filters": [
+                        SkillFilterDraft(**f) for f in targeting.get("skill_filters", [])
+                    ],
+                }
+            ),
+        }
+    )
+
+
+async def update_task(
+    principal: MemberPrincipal, task_id: int | None, changes: dict[str, Any]
+) -> Task:
+    """Change fields of a DRAFT; a published task's configuration is what workers saw."""
+    task = await get_task(principal.account_id, task_id)
+    if task.status != TaskStatus.DRAFT:
+        raise UseCaseError.single(
+            ErrorCode.INVALID_STATE, f"Only a DRAFT task can be edited; this one is {task.status}."
+        )
+    account = await Account.get(id=principal.account_id)
+    draft = replace(draft_from_task(task, account.currency), **changes)
+    values, errors = validate_task_draft(draft, account.currency, clock.now())
+    await _check_references(errors, account.id, task.project_id, draft)
+    if errors:
+        raise UseCaseError(errors)
+    async with in_transaction():
+        if not await Task.filter(id=task.id, status=TaskStatus.DRAFT).update(
+            batch_id=draft.batch_id, updated_at=clock.now(), **values
+        ):
+            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task was published meanwhile.")
+    return await Task.get(id=task.id)
+
+
+async def save_as_template(principal: MemberPrincipal, task_id: int | None, name: str) -> Template:
+    task = await get_task(principal.account_id, task_id)
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "'name' must be 1 to 200 characters.", "input", "name"
+        )
+    account = await Account.get(id=principal.account_id)
+    config = draft_to_json(draft_from_task(task, account.currency))
+    try:
+        async with in_transaction():
+            return await Template.create(
+                account_id=account.id, name=name, config=config, created_by_id=principal.member_id
+            )
+    except IntegrityError:
+        raise UseCaseError.single(
+            ErrorCode.DUPLICATE, f"A template named {name!r} exists.", "input", "name"
+        ) from None
+
+
+async def create_from_template(
+    principal: MemberPrincipal,
+    template_id: int | None,
+    project_id: int | None,
+    changes: dict[str, Any],
+) -> Task:
+    template = (
+        await Template.get_or_none(id=template_id, account_id=principal.account_id)
+        if template_id is not None
+        else None
+    )
+    if template is None:
+        raise not_found("Template", "input", "templateId")
+    task = await create_task(
+        principal, project_id, replace(draft_from_json(template.config), **changes)
+    )
+    await Task.filter(id=task.id).update(template_id=template.id)
+    return await Task.get(id=task.id)
+
+
+async def duplicate_task(
+    principal: MemberPrincipal, task_id: int | None, changes: dict[str, Any]
+) -> Task:
+    """A new DRAFT with the task's configuration and the given changes."""
+    task = await get_task(principal.account_id, task_id)
+    account = await Account.get(id=principal.account_id)
+    return await create_task(
+        principal, task.project_id, replace(draft_from_task(task, account.currency), **changes)
+    )
