@@ -23,6 +23,18 @@ def _loader(model: type[M]) -> DataLoader[int, M]:
     return DataLoader(load_fn=load)
 
 
+def _reviews_loader() -> DataLoader[int, list[models.Review]]:
+    async def load(ids: Sequence[int]) -> list[list[models.Review]]:
+        grouped: dict[int, list[models.Review]] = {i: [] for i in ids}
+        for review in await models.Review.filter(submission_id__in=list(ids)).order_by(
+            "created_at", "id"
+        ):
+            grouped[review.submission_id].append(review)
+        return [grouped[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
 @dataclass
 class Loaders:
     """One batch query per model and request, whatever the number of objects asking."""
@@ -35,6 +47,8 @@ class Loaders:
     )
     batch: DataLoader[int, models.Batch] = field(default_factory=lambda: _loader(models.Batch))
     worker: DataLoader[int, models.Worker] = field(default_factory=lambda: _loader(models.Worker))
+    task: DataLoader[int, models.Task] = field(default_factory=lambda: _loader(models.Task))
+    reviews: DataLoader[int, list[models.Review]] = field(default_factory=_reviews_loader)
 
 
 @dataclass

@@ -7,7 +7,12 @@ import strawberry
 from gql_server.resolvers.context import Context
 from gql_server.resolvers.permissions import CanManage
 from gql_server.schema.errors import user_errors
-from gql_server.schema.inputs import CreateProjectInput, CreateTaskInput, TargetingInput
+from gql_server.schema.inputs import (
+    CreateProjectInput,
+    CreateTaskInput,
+    ProofRequirementInput,
+    TargetingInput,
+)
 from gql_server.schema.payloads import CreateProjectPayload, CreateTaskPayload
 from gql_server.schema.relay import pk_of, require_pk
 from gql_server.schema.types import Project, Task
@@ -18,7 +23,7 @@ from gql_server.services.errors import UseCaseError
 Info = strawberry.Info[Context, None]
 
 
-def _targeting(given: TargetingInput | None) -> task_service.TargetingDraft:
+def targeting_draft(given: TargetingInput | None) -> task_service.TargetingDraft:
     if given is None:
         return task_service.TargetingDraft()
     return task_service.TargetingDraft(
@@ -37,6 +42,15 @@ def _targeting(given: TargetingInput | None) -> task_service.TargetingDraft:
     )
 
 
+def proof_drafts(given: list[ProofRequirementInput]) -> list[task_service.ProofRequirementDraft]:
+    return [
+        task_service.ProofRequirementDraft(
+            name=p.name, kind=p.kind, required=p.required, description=p.description
+        )
+        for p in given
+    ]
+
+
 def task_draft(given: CreateTaskInput) -> task_service.TaskDraft:
     return task_service.TaskDraft(
         title=given.title,
@@ -44,12 +58,7 @@ def task_draft(given: CreateTaskInput) -> task_service.TaskDraft:
         reward=given.reward,
         budget=given.budget,
         time_limit_seconds=given.time_limit_seconds,
-        proof_requirements=[
-            task_service.ProofRequirementDraft(
-                name=p.name, kind=p.kind, required=p.required, description=p.description
-            )
-            for p in given.proof_requirements
-        ],
+        proof_requirements=proof_drafts(given.proof_requirements),
         category=given.category,
         max_submissions=given.max_submissions,
         max_submissions_per_worker=given.max_submissions_per_worker,
@@ -58,7 +67,7 @@ def task_draft(given: CreateTaskInput) -> task_service.TaskDraft:
         expires_at=given.expires_at,
         acceptance_mode=given.acceptance_mode,
         auto_approval_delay_seconds=given.auto_approval_delay_seconds,
-        targeting=_targeting(given.targeting),
+        targeting=targeting_draft(given.targeting),
         batch_id=require_pk(given.batch_id, "Batch", "input", "batchId")
         if given.batch_id
         else None,

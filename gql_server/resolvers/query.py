@@ -21,6 +21,7 @@ from gql_server.schema.types import (
     TaskConnection,
     Worker,
 )
+from gql_server.schema.work import MySubmission, Submission, Template
 from gql_server.services import projects as project_service
 from gql_server.services import tasks as task_service
 from gql_server.services.errors import ErrorCode, UseCaseError
@@ -43,6 +44,16 @@ async def _node_for_member(
     if type_name == "Member":
         member = await models.Member.get_or_none(id=pk, account_id=account_id)
         return Member.from_model(member) if member else None
+    if type_name == "Submission":
+        submission = await models.Submission.get_or_none(id=pk, account_id=account_id)
+        return (
+            Submission.from_model(submission, (await info.context.account()).currency)
+            if submission
+            else None
+        )
+    if type_name == "Template":
+        template = await models.Template.get_or_none(id=pk, account_id=account_id)
+        return Template.from_model(template) if template else None
     if type_name == "Account" and pk == account_id:
         return Account.from_model(await info.context.account())
     # Workers are global; a member sees those who have worked for the account.
@@ -51,6 +62,19 @@ async def _node_for_member(
         and await models.Submission.filter(worker_id=pk, account_id=account_id).exists()
     ):
         return Worker.from_model(await info.context.loaders.worker.load(pk))
+    return None
+
+
+async def _node_for_worker(
+    principal: WorkerPrincipal, info: Info, type_name: str, pk: int
+) -> Node | None:
+    if type_name == "Worker" and pk == principal.worker_id:
+        return Worker.from_model(await info.context.loaders.worker.load(pk))
+    if type_name == "Submission":
+        submission = await models.Submission.get_or_none(id=pk, worker_id=principal.worker_id)
+        if submission is not None:
+            account = await info.context.loaders.account.load(submission.account_id)
+            return MySubmission.from_model(submission, account.currency)
     return None
 
 
@@ -83,8 +107,8 @@ class Query:
         principal = info.context.principal
         if isinstance(principal, MemberPrincipal):
             return await _node_for_member(principal, info, *decoded)
-        if isinstance(principal, WorkerPrincipal) and decoded == ("Worker", principal.worker_id):
-            return Worker.from_model(await info.context.loaders.worker.load(principal.worker_id))
+        if isinstance(principal, WorkerPrincipal):
+            return await _node_for_worker(principal, info, *decoded)
         return None
 
     @strawberry.field(permission_classes=[IsMember], description="The caller's account.")

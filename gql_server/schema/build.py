@@ -5,23 +5,34 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
-from gql_server.resolvers.mutation import Mutation
-from gql_server.resolvers.query import Query
+from gql_server.resolvers.mutation import Mutation as FoundationMutations
+from gql_server.resolvers.query import Query as FoundationQueries
+from gql_server.resolvers.review import ReviewMutations, ReviewQueries
+from gql_server.resolvers.task_admin import TaskAdminMutations
+from gql_server.resolvers.work import WorkMutations, WorkQueries
 from gql_server.schema.errors import ShapeErrors
 from gql_server.schema.scalars import SCALAR_MAP
 from gql_server.schema.types import Account, Member, Project, Task, Worker
+from gql_server.schema.work import Submission, Template
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
 
 
+Query = merge_types("Query", (FoundationQueries, ReviewQueries, WorkQueries))
+Mutation = merge_types(
+    "Mutation", (FoundationMutations, TaskAdminMutations, ReviewMutations, WorkMutations)
+)
+
+
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Account, Member, Worker, Project, Task],
+        types=[Account, Member, Worker, Project, Task, Submission, Template],
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

@@ -41,3 +41,21 @@ class TaskOrderField(StrEnum):
 class OrderDirection(StrEnum):
     ASC = "ASC"
     DESC = "DESC"
+
+
+SubmissionState = strawberry.enum(domain.SubmissionState)
+ReviewDecision = strawberry.enum(domain.ReviewDecision)
+ActorKind = strawberry.enum(domain.ActorKind, description="Who made a change.")
+
+
+@strawberry.enum(description="A bulk decision.")
+class BulkDecision(StrEnum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+
+
+@strawberry.enum(description="How a dispute of a rejection is resolved.")
+class DisputeResolution(StrEnum):
+    UPHOLD = "UPHOLD"
+    OVERTURN = "OVERTURN"
+    PARTIAL_PAYMENT = "PARTIAL_PAYMENT"

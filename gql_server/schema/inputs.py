@@ -8,9 +8,12 @@ import strawberry
 
 from gql_server.schema.enums import (
     AcceptanceMode,
+    BulkDecision,
+    DisputeResolution,
     OrderDirection,
     ProofKind,
     SkillOperator,
+    SubmissionState,
     TaskOrderField,
     TaskStatus,
 )
@@ -91,3 +94,157 @@ class TaskFilter:
 class TaskOrder:
     field: TaskOrderField = TaskOrderField.CREATED_AT
     direction: OrderDirection = OrderDirection.DESC
+
+
+@strawberry.input(description="Fields to change; omitted fields keep their value.")
+class TaskChangesInput:
+    title: str | None = strawberry.UNSET
+    instructions: str | None = strawberry.UNSET
+    reward: Decimal | None = strawberry.UNSET
+    budget: Decimal | None = strawberry.UNSET
+    time_limit_seconds: int | None = strawberry.UNSET
+    proof_requirements: list[ProofRequirementInput] | None = strawberry.UNSET
+    category: str | None = strawberry.UNSET
+    max_submissions: int | None = strawberry.UNSET
+    max_submissions_per_worker: int | None = strawberry.UNSET
+    daily_submission_limit: int | None = strawberry.UNSET
+    starts_at: datetime | None = strawberry.UNSET
+    expires_at: datetime | None = strawberry.UNSET
+    acceptance_mode: AcceptanceMode | None = strawberry.UNSET
+    auto_approval_delay_seconds: int | None = strawberry.UNSET
+    targeting: TargetingInput | None = strawberry.UNSET
+    batch_id: strawberry.ID | None = strawberry.UNSET
+    variant_group: str | None = strawberry.UNSET
+    callback_url: str | None = strawberry.UNSET
+    reopen_rejected_slots: bool | None = strawberry.UNSET
+    reopen_banned_worker_slots: bool | None = strawberry.UNSET
+
+
+@strawberry.input
+class UpdateTaskInput:
+    task_id: strawberry.ID
+    changes: TaskChangesInput
+
+
+@strawberry.input
+class TaskIdInput:
+    task_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ChangeTaskBudgetInput:
+    task_id: strawberry.ID
+    budget: Decimal = strawberry.field(description="The new total budget of the task.")
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class FundAccountInput:
+    amount: Decimal
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class SaveTaskAsTemplateInput:
+    task_id: strawberry.ID
+    name: str
+
+
+@strawberry.input
+class CreateTaskFromTemplateInput:
+    template_id: strawberry.ID
+    project_id: strawberry.ID
+    changes: TaskChangesInput | None = None
+
+
+@strawberry.input
+class DuplicateTaskInput:
+    task_id: strawberry.ID
+    changes: TaskChangesInput | None = None
+
+
+@strawberry.input
+class StartSubmissionInput:
+    task_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ProofValueInput:
+    name: str
+    value: str
+
+
+@strawberry.input
+class SubmitSubmissionInput:
+    submission_id: strawberry.ID
+    response: list[ProofValueInput]
+
+
+@strawberry.input
+class DisputeRejectionInput:
+    submission_id: strawberry.ID
+    reason: str
+
+
+@strawberry.input
+class RateTaskInput:
+    task_id: strawberry.ID
+    clarity: int = strawberry.field(description="1-5")
+    fairness: int = strawberry.field(description="1-5")
+    comment: str = ""
+
+
+@strawberry.input
+class ApproveSubmissionInput:
+    submission_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class RejectSubmissionInput:
+    submission_id: strawberry.ID
+    feedback: str
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class RequestRevisionInput:
+    submission_id: strawberry.ID
+    feedback: str
+
+
+@strawberry.input
+class PayBonusInput:
+    submission_id: strawberry.ID
+    amount: Decimal
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class BulkReviewSubmissionsInput:
+    submission_ids: list[strawberry.ID] = strawberry.field(description="1 to 10000 ids.")
+    decision: BulkDecision
+    feedback: str | None = strawberry.field(default=None, description="Required to reject.")
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ResolveDisputeInput:
+    submission_id: strawberry.ID
+    resolution: DisputeResolution
+    amount: Decimal | None = strawberry.field(default=None, description="For PARTIAL_PAYMENT only.")
+    note: str = ""
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ReviewQueueFilter:
+    task_id: strawberry.ID | None = None
+    worker_id: strawberry.ID | None = None
+    states: list[SubmissionState] | None = strawberry.field(
+        default=None, description="Default: SUBMITTED (waiting for review)."
+    )
+    submitted_after: datetime | None = None
+    submitted_before: datetime | None = None

@@ -9,9 +9,11 @@ from tortoise.transactions import in_transaction
 
 from gql_server.models import Account, Member, Worker
 from gql_server.models.enums import ActorKind, Currency, LedgerReason, MemberRole
-from gql_server.services import ledger
+from gql_server.services import ledger, streams
 from gql_server.services.api_keys import issue_key
 from gql_server.services.errors import ErrorCode, UseCaseError
+from gql_server.services.events import unit_of_work
+from gql_server.services.idempotency import IdempotencyKey, Recorder, once
 
 
 @dataclass(frozen=True)
@@ -97,17 +99,31 @@ async def get_worker(worker_id: int) -> Worker:
     return await Worker.get(id=worker_id)
 
 
-async def fund_account(account_id: int, member_id: int, amount_minor: int) -> Account:
+async def fund_account(
+    account_id: int, member_id: int, amount_minor: int, idem: IdempotencyKey | None = None
+) -> Account:
     """Add money to the account balance (payment providers are out of scope)."""
     if amount_minor <= 0:
         raise UseCaseError.single(
             ErrorCode.VALIDATION, "'amount' must be more than zero.", "input", "amount"
         )
-    async with in_transaction():
-        await ledger.move(
-            reason=LedgerReason.FUND,
-            amount_minor=amount_minor,
-            account_id=account_id,
-            actor=ledger.Actor(ActorKind.MEMBER, member_id),
-        )
-    return await Account.get(id=account_id)
+
+    async def body(recorder: Recorder) -> Account:
+        async with unit_of_work() as work:
+            await recorder.claim()
+            await ledger.move(
+                reason=LedgerReason.FUND,
+                amount_minor=amount_minor,
+                account_id=account_id,
+                actor=ledger.Actor(ActorKind.MEMBER, member_id),
+                idempotency_key=idem.key if idem else None,
+            )
+            account = await Account.get(id=account_id)
+            work.emit(
+                streams.account_budget_channel(account_id),
+                {"change": "funded", "task_id": None, "balance_minor": account.balance_minor},
+            )
+            await recorder.complete({"account_id": account_id})
+        return account
+
+    return await once(idem, body, lambda stored: Account.get(id=stored["account_id"]))

@@ -59,6 +59,11 @@ class Recorder:
         self.idem = idem
         self._record: IdempotencyRecord | None = None
 
+    @property
+    def key(self) -> str | None:
+        """The caller's key, noted on the ledger rows the use case writes."""
+        return self.idem.key if self.idem else None
+
     async def claim(self) -> None:
         if self.idem is not None:
             self._record = await IdempotencyRecord.create(

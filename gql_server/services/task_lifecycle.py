@@ -8,6 +8,7 @@ background sweep covers what only time changes (expiry).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from tortoise.expressions import F
 
@@ -17,6 +18,7 @@ from gql_server.models.enums import ActorKind, CloseReason, LedgerReason, TaskSt
 from gql_server.services import ledger, streams
 from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.events import UnitOfWork, unit_of_work
+from gql_server.services.idempotency import IdempotencyKey, Recorder, once
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.tasks import get_task
 
@@ -77,42 +79,53 @@ async def close_if_done(work: UnitOfWork, task_id: int) -> CloseReason | None:
     return None
 
 
+async def _replay_task(stored: dict[str, Any]) -> Task:
+    return await Task.get(id=stored["task_id"])
+
+
 async def publish_task(
-    principal: MemberPrincipal, task_id: int, idempotency_key: str | None = None
+    principal: MemberPrincipal, task_id: int | None, idem: IdempotencyKey | None = None
 ) -> Task:
     """DRAFT -> OPEN: allocate the requested budget from the account balance."""
-    task = await get_task(principal.account_id, task_id)
-    if task.status != TaskStatus.DRAFT:
-        raise UseCaseError.single(
-            ErrorCode.INVALID_STATE,
-            f"Only a DRAFT task can be published; this one is {task.status}.",
-        )
-    if task.expires_at is not None and task.expires_at <= clock.now():
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, "The task's expiry time has passed.", "input", "taskId"
-        )
-    async with unit_of_work() as work:
-        now = clock.now()
-        opened = await Task.filter(id=task.id, status=TaskStatus.DRAFT).update(
-            status=TaskStatus.OPEN, published_at=now, updated_at=now, version=F("version") + 1
-        )
-        if not opened:
-            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task was published meanwhile.")
-        await ledger.move(
-            reason=LedgerReason.ALLOCATE,
-            amount_minor=task.requested_budget_minor,
-            account_id=principal.account_id,
-            task_id=task.id,
-            actor=_member(principal),
-            idempotency_key=idempotency_key,
-        )
-        task = await streams.emit_figures(work, task.id, "published")
-        streams.emit_status(work, task, "opened")
-    return task
+
+    async def body(recorder: Recorder) -> Task:
+        task = await get_task(principal.account_id, task_id)
+        if task.status != TaskStatus.DRAFT:
+            raise UseCaseError.single(
+                ErrorCode.INVALID_STATE,
+                f"Only a DRAFT task can be published; this one is {task.status}.",
+            )
+        if task.expires_at is not None and task.expires_at <= clock.now():
+            raise UseCaseError.single(
+                ErrorCode.VALIDATION, "The task's expiry time has passed.", "input", "taskId"
+            )
+        async with unit_of_work() as work:
+            await recorder.claim()
+            now = clock.now()
+            if not await Task.filter(id=task.id, status=TaskStatus.DRAFT).update(
+                status=TaskStatus.OPEN, published_at=now, updated_at=now, version=F("version") + 1
+            ):
+                raise UseCaseError.single(
+                    ErrorCode.INVALID_STATE, "The task was published meanwhile."
+                )
+            await ledger.move(
+                reason=LedgerReason.ALLOCATE,
+                amount_minor=task.requested_budget_minor,
+                account_id=principal.account_id,
+                task_id=task.id,
+                actor=_member(principal),
+                idempotency_key=recorder.key,
+            )
+            task = await streams.emit_figures(work, task.id, "published")
+            streams.emit_status(work, task, "opened")
+            await recorder.complete({"task_id": task.id})
+        return task
+
+    return await once(idem, body, _replay_task)
 
 
 async def _switch(
-    principal: MemberPrincipal, task_id: int, source: TaskStatus, target: TaskStatus
+    principal: MemberPrincipal, task_id: int | None, source: TaskStatus, target: TaskStatus
 ) -> Task:
     task = await get_task(principal.account_id, task_id)
     if task.status != source:
@@ -131,94 +144,100 @@ async def _switch(
     return task
 
 
-async def pause_task(principal: MemberPrincipal, task_id: int) -> Task:
+async def pause_task(principal: MemberPrincipal, task_id: int | None) -> Task:
     return await _switch(principal, task_id, TaskStatus.OPEN, TaskStatus.PAUSED)
 
 
-async def resume_task(principal: MemberPrincipal, task_id: int) -> Task:
+async def resume_task(principal: MemberPrincipal, task_id: int | None) -> Task:
     return await _switch(principal, task_id, TaskStatus.PAUSED, TaskStatus.OPEN)
 
 
 async def close_task(
-    principal: MemberPrincipal, task_id: int, idempotency_key: str | None = None
+    principal: MemberPrincipal, task_id: int | None, idem: IdempotencyKey | None = None
 ) -> Task:
     """Close by hand; the remaining budget returns to the account, pending reviews go on."""
-    task = await get_task(principal.account_id, task_id)
-    if task.status not in LIVE:
-        raise UseCaseError.single(
-            ErrorCode.INVALID_STATE,
-            f"Only an open or paused task can be closed; it is {task.status}.",
-        )
-    async with unit_of_work() as work:
-        if not await close_in_transaction(work, task.id, CloseReason.MANUAL, _member(principal)):
-            raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task closed meanwhile.")
-    return await Task.get(id=task.id)
+
+    async def body(recorder: Recorder) -> Task:
+        task = await get_task(principal.account_id, task_id)
+        if task.status not in LIVE:
+            raise UseCaseError.single(
+                ErrorCode.INVALID_STATE,
+                f"Only an open or paused task can be closed; it is {task.status}.",
+            )
+        async with unit_of_work() as work:
+            await recorder.claim()
+            if not await close_in_transaction(
+                work, task.id, CloseReason.MANUAL, _member(principal)
+            ):
+                raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task closed meanwhile.")
+            await recorder.complete({"task_id": task.id})
+        return await Task.get(id=task.id)
+
+    return await once(idem, body, _replay_task)
 
 
 async def change_budget(
     principal: MemberPrincipal,
-    task_id: int,
+    task_id: int | None,
     new_budget_minor: int,
-    idempotency_key: str | None = None,
+    idem: IdempotencyKey | None = None,
 ) -> Task:
-    """Raise (from the account balance) or lower (back to it) an open or paused task's budget.
+    """Raise (from the account balance) or lower (back to it) a task's budget.
 
-    It can be lowered only by what is not committed or spent, and never below one reward
-    while the task is live with nothing committed (that would be a closure; close it).
+    A draft's requested budget just changes. A live task's budget can go down only by what
+    is neither committed nor spent; if what is left cannot fund a reward, the task closes.
     """
-    task = await get_task(principal.account_id, task_id)
-    if task.status == TaskStatus.CLOSED:
-        raise UseCaseError.single(ErrorCode.INVALID_STATE, "A closed task's budget cannot change.")
     if new_budget_minor < 0:
         raise UseCaseError.single(
             ErrorCode.VALIDATION, "'budget' cannot be negative.", "input", "budget"
         )
-    if task.status == TaskStatus.DRAFT:
-        if new_budget_minor < task.reward_minor:
+
+    async def body(recorder: Recorder) -> Task:
+        task = await get_task(principal.account_id, task_id)
+        if task.status == TaskStatus.CLOSED:
+            raise UseCaseError.single(
+                ErrorCode.INVALID_STATE, "A closed task's budget cannot change."
+            )
+        if task.status == TaskStatus.DRAFT and new_budget_minor < task.reward_minor:
             raise UseCaseError.single(
                 ErrorCode.VALIDATION, "'budget' must fund at least one reward.", "input", "budget"
             )
-        async with unit_of_work():
-            await Task.filter(id=task.id, status=TaskStatus.DRAFT).update(
+        async with unit_of_work() as work:
+            await recorder.claim()
+            if task.status != TaskStatus.DRAFT:
+                await _move_budget(principal, task.id, new_budget_minor, recorder.key)
+                await streams.emit_figures(work, task.id, "budget_changed")
+            await Task.filter(id=task.id).update(
                 requested_budget_minor=new_budget_minor, updated_at=clock.now()
             )
+            await close_if_done(work, task.id)
+            await recorder.complete({"task_id": task.id})
         return await Task.get(id=task.id)
 
-    async with unit_of_work() as work:
-        current = await Task.get(id=task.id)
-        delta = new_budget_minor - current.budget_minor
-        floor = current.committed_minor + current.spent_minor
-        if new_budget_minor < floor:
-            raise UseCaseError.single(
-                ErrorCode.INSUFFICIENT_FUNDS,
-                "The budget cannot go below what is already committed and spent.",
-                "input",
-                "budget",
-            )
-        if delta > 0:
-            await ledger.move(
-                reason=LedgerReason.ALLOCATE,
-                amount_minor=delta,
-                account_id=principal.account_id,
-                task_id=task.id,
-                actor=_member(principal),
-                idempotency_key=idempotency_key,
-            )
-        elif delta < 0:
-            await ledger.move(
-                reason=LedgerReason.RETURN,
-                amount_minor=-delta,
-                account_id=principal.account_id,
-                task_id=task.id,
-                actor=_member(principal),
-                idempotency_key=idempotency_key,
-            )
-        await Task.filter(id=task.id).update(
-            requested_budget_minor=new_budget_minor, updated_at=clock.now()
+    return await once(idem, body, _replay_task)
+
+
+async def _move_budget(
+    principal: MemberPrincipal, task_id: int, new_budget_minor: int, key: str | None
+) -> None:
+    current = await Task.get(id=task_id)
+    if new_budget_minor < current.committed_minor + current.spent_minor:
+        raise UseCaseError.single(
+            ErrorCode.INSUFFICIENT_FUNDS,
+            "The budget cannot go below what is already committed and spent.",
+            "input",
+            "budget",
         )
-        await streams.emit_figures(work, task.id, "budget_changed")
-        await close_if_done(work, task.id)
-    return await Task.get(id=task.id)
+    delta = new_budget_minor - current.budget_minor
+    if delta:
+        await ledger.move(
+            reason=LedgerReason.ALLOCATE if delta > 0 else LedgerReason.RETURN,
+            amount_minor=abs(delta),
+            account_id=principal.account_id,
+            task_id=task_id,
+            actor=_member(principal),
+            idempotency_key=key,
+        )
 
 
 async def close_expired_tasks(limit: int = 500) -> int:

@@ -1,0 +1,244 @@
+"""Mutations on a task's life and money: publish, pause, resume, close, budget, templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from gql_server.resolvers.common import Info, amount, mutate
+from gql_server.resolvers.mutation import proof_drafts, targeting_draft
+from gql_server.resolvers.permissions import CanManage
+from gql_server.schema.inputs import (
+    ChangeTaskBudgetInput,
+    CreateTaskFromTemplateInput,
+    DuplicateTaskInput,
+    FundAccountInput,
+    SaveTaskAsTemplateInput,
+    TaskChangesInput,
+    TaskIdInput,
+    UpdateTaskInput,
+)
+from gql_server.schema.payloads import FundAccountPayload, SaveTaskAsTemplatePayload, TaskPayload
+from gql_server.schema.relay import pk_of
+from gql_server.schema.types import Account, Task
+from gql_server.schema.work import Template
+from gql_server.services import accounts, task_lifecycle, tasks
+from gql_server.services.idempotency import IdempotencyKey
+from gql_server.services.principals import MemberPrincipal
+
+# Input fields whose value is passed on as it is, under the draft's field name.
+_PLAIN = (
+    "title",
+    "instructions",
+    "reward",
+    "budget",
+    "time_limit_seconds",
+    "category",
+    "max_submissions",
+    "max_submissions_per_worker",
+    "daily_submission_limit",
+    "starts_at",
+    "expires_at",
+    "acceptance_mode",
+    "auto_approval_delay_seconds",
+    "variant_group",
+    "callback_url",
+    "reopen_rejected_slots",
+    "reopen_banned_worker_slots",
+)
+# Fields that cannot be cleared: null means "keep".
+_REQUIRED = {
+    "title",
+    "instructions",
+    "reward",
+    "budget",
+    "time_limit_seconds",
+    "max_submissions_per_worker",
+    "acceptance_mode",
+    "auto_approval_delay_seconds",
+    "reopen_rejected_slots",
+    "reopen_banned_worker_slots",
+}
+
+
+def task_changes(given: TaskChangesInput | None) -> dict[str, Any]:
+    if given is None:
+        return {}
+    changes: dict[str, Any] = {}
+    for name in _PLAIN:
+        value = getattr(given, name)
+        if value is strawberry.UNSET or (value is None and name in _REQUIRED):
+            continue
+        changes[name] = value
+    if given.proof_requirements is not strawberry.UNSET:
+        changes["proof_requirements"] = proof_drafts(given.proof_requirements or [])
+    if given.targeting is not strawberry.UNSET:
+        changes["targeting"] = targeting_draft(given.targeting)
+    if given.batch_id is not strawberry.UNSET:
+        changes["batch_id"] = pk_of(given.batch_id, "Batch") if given.batch_id else None
+    return changes
+
+
+async def _task(info: Info, task: Any) -> dict[str, Any]:
+    return {"task": Task.from_model(task, (await info.context.account()).currency)}
+
+
+def _idem(
+    principal: MemberPrincipal, key: str | None, operation: str, **arguments: Any
+) -> IdempotencyKey | None:
+    return IdempotencyKey.of(principal, key, operation, arguments)
+
+
+@strawberry.type
+class TaskAdminMutations:
+    @strawberry.mutation(
+        permission_classes=[CanManage], description="Add money to the account balance."
+    )
+    async def fund_account(self, info: Info, input: FundAccountInput) -> FundAccountPayload:
+        member = info.context.member
+
+        async def action() -> Any:
+            account = await info.context.account()
+            minor = amount(input.amount, account.currency, "input", "amount")
+            return await accounts.fund_account(
+                member.account_id,
+                member.member_id,
+                minor,
+                _idem(member, input.idempotency_key, "fundAccount", amount=minor),
+            )
+
+        async def present(account: Any) -> dict[str, Any]:
+            return {"account": Account.from_model(account)}
+
+        return await mutate(FundAccountPayload, action, present)
+
+    @strawberry.mutation(
+        permission_classes=[CanManage], description="Change fields of a DRAFT task."
+    )
+    async def update_task(self, info: Info, input: UpdateTaskInput) -> TaskPayload:
+        return await mutate(
+            TaskPayload,
+            lambda: tasks.update_task(
+                info.context.member, pk_of(input.task_id, "Task"), task_changes(input.changes)
+            ),
+            lambda task: _task(info, task),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="DRAFT -> OPEN: allocates the requested budget from the account balance.",
+    )
+    async def publish_task(self, info: Info, input: TaskIdInput) -> TaskPayload:
+        member = info.context.member
+        return await mutate(
+            TaskPayload,
+            lambda: task_lifecycle.publish_task(
+                member,
+                pk_of(input.task_id, "Task"),
+                _idem(member, input.idempotency_key, "publishTask", task=input.task_id),
+            ),
+            lambda task: _task(info, task),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage], description="OPEN -> PAUSED: no new starts."
+    )
+    async def pause_task(self, info: Info, input: TaskIdInput) -> TaskPayload:
+        return await mutate(
+            TaskPayload,
+            lambda: task_lifecycle.pause_task(info.context.member, pk_of(input.task_id, "Task")),
+            lambda task: _task(info, task),
+        )
+
+    @strawberry.mutation(permission_classes=[CanManage], description="PAUSED -> OPEN.")
+    async def resume_task(self, info: Info, input: TaskIdInput) -> TaskPayload:
+        return await mutate(
+            TaskPayload,
+            lambda: task_lifecycle.resume_task(info.context.member, pk_of(input.task_id, "Task")),
+            lambda task: _task(info, task),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="Close by hand: the remaining budget returns; pending reviews go on.",
+    )
+    async def close_task(self, info: Info, input: TaskIdInput) -> TaskPayload:
+        return await mutate(
+            TaskPayload,
+            lambda: task_lifecycle.close_task(
+                info.context.member,
+                pk_of(input.task_id, "Task"),
+                _idem(info.context.member, input.idempotency_key, "closeTask", task=input.task_id),
+            ),
+            lambda task: _task(info, task),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="Raise (from the balance) or lower (back to it) a task's budget.",
+    )
+    async def change_task_budget(self, info: Info, input: ChangeTaskBudgetInput) -> TaskPayload:
+        member = info.context.member
+
+        async def action() -> Any:
+            account = await info.context.account()
+            minor = amount(input.budget, account.currency, "input", "budget")
+            return await task_lifecycle.change_budget(
+                member,
+                pk_of(input.task_id, "Task"),
+                minor,
+                _idem(
+                    member,
+                    input.idempotency_key,
+                    "changeTaskBudget",
+                    task=input.task_id,
+                    budget=minor,
+                ),
+            )
+
+        return await mutate(TaskPayload, action, lambda task: _task(info, task))
+
+    @strawberry.mutation(permission_classes=[CanManage])
+    async def save_task_as_template(
+        self, info: Info, input: SaveTaskAsTemplateInput
+    ) -> SaveTaskAsTemplatePayload:
+        async def present(template: Any) -> dict[str, Any]:
+            return {"template": Template.from_model(template)}
+
+        return await mutate(
+            SaveTaskAsTemplatePayload,
+            lambda: tasks.save_as_template(
+                info.context.member, pk_of(input.task_id, "Task"), input.name
+            ),
+            present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage], description="A new DRAFT from a template, with changes."
+    )
+    async def create_task_from_template(
+        self, info: Info, input: CreateTaskFromTemplateInput
+    ) -> TaskPayload:
+        return await mutate(
+            TaskPayload,
+            lambda: tasks.create_from_template(
+                info.context.member,
+                pk_of(input.template_id, "Template"),
+                pk_of(input.project_id, "Project"),
+                task_changes(input.changes),
+            ),
+            lambda task: _task(info, task),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage], description="A new DRAFT copying a task, with changes."
+    )
+    async def duplicate_task(self, info: Info, input: DuplicateTaskInput) -> TaskPayload:
+        return await mutate(
+            TaskPayload,
+            lambda: tasks.duplicate_task(
+                info.context.member, pk_of(input.task_id, "Task"), task_changes(input.changes)
+            ),
+            lambda task: _task(info, task),
+        )
