@@ -93,6 +93,7 @@ async def _prepare_embedded(settings: Settings) -> str | None:
     async def work() -> None:
         demo = await seed_demo(skip_if_present=True)
         if demo.owner_api_key:
+            print(demo.describe())
             DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
             DEMO_KEY_FILE.write_text(demo.owner_api_key + "\n")
 
