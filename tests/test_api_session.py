@@ -30,7 +30,7 @@ async def _create_open_task(api: Api, owner: str, **changes: object) -> str:
     assert fund["fundAccount"]["userErrors"] == []
     created = await api.data(
         "mutation ($input: CreateTaskInput!) { createTask(input: $input) { task { id } userErrors { field code } } }",
-        {"input": _valid(project, targeting={}, **changes)},
+        {"input": _valid(project, **{"targeting": {}, **changes})},
         key=owner,
     )
     task_id = created["createTask"]["task"]["id"]
