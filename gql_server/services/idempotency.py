@@ -109,7 +109,9 @@ async def once(
         return await replay(stored)
     try:
         return await body(Recorder(idem))
-    except IntegrityError:
+    except (IntegrityError, UseCaseError):
+        # A request with the same key may have committed since the lookup above; then this
+        # attempt's failure (a duplicate record, or "already approved") is that request's.
         if idem is None or (stored := await _stored(idem)) is None:
             raise
         return await replay(stored)
