@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gql_server import clock
-from gql_server.models import Restriction, TaskView, Worker
+from gql_server.models import Restriction, TaskView
 from gql_server.models.enums import ActorKind, RestrictionKind, RestrictionScope
 from gql_server.schema.relay import from_global_id
 from gql_server.services.accounts import register_worker
@@ -87,4 +87,3 @@ async def test_listing_records_views_and_hides_full_tasks(
     # Once the worker holds the one slot a worker may hold, the task is no longer offered.
     await api.data(START, {"id": task_id}, key=worker.api_key)
     assert task_id not in await _visible(api, worker.api_key)
-    assert await Worker.filter(id=worker.id).exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gql_server import models
+from gql_server.resolvers.common import filter_pk
 from gql_server.resolvers.context import Context
 from gql_server.resolvers.permissions import IsAuthenticated, IsMember
 from gql_server.schema.enums import OrderDirection
@@ -24,7 +25,7 @@ from gql_server.schema.types import (
 from gql_server.schema.work import MySubmission, Submission, Template
 from gql_server.services import projects as project_service
 from gql_server.services import tasks as task_service
-from gql_server.services.errors import ErrorCode, UseCaseError
+from gql_server.services.errors import UseCaseError
 from gql_server.services.pagination import PageRequest
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
 
@@ -141,8 +142,8 @@ class Query:
         try:
             task_filter = task_service.TaskFilter(
                 statuses=given.statuses,
-                project_id=_filter_pk(given.project_id, "Project", "projectId"),
-                batch_id=_filter_pk(given.batch_id, "Batch", "batchId"),
+                project_id=filter_pk(given.project_id, "Project", "projectId"),
+                batch_id=filter_pk(given.batch_id, "Batch", "batchId"),
                 variant_group=given.variant_group,
                 search=given.search,
             )
@@ -174,17 +175,3 @@ class Query:
         except UseCaseError as error:
             raise BadInput.from_use_case(error) from None
         return ProjectConnection.from_page(page, Project.from_model)
-
-
-def _filter_pk(global_id: str | None, type_name: str, name: str) -> int | None:
-    if global_id is None:
-        return None
-    pk = pk_of(global_id, type_name)
-    if pk is None:
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION,
-            f"'{name}' is not a {type_name} id.",
-            "filter",
-            name,
-        )
-    return pk

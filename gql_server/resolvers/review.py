@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 
 from gql_server.models.enums import DisputeStatus, ReviewDecision
-from gql_server.resolvers.common import Info, amount, mutate, page, query
+from gql_server.resolvers.common import Info, amount, filter_pk, mutate, page, query
 from gql_server.resolvers.permissions import CanManage, IsMember
 from gql_server.schema.enums import BulkDecision, DisputeResolution, OrderDirection
 from gql_server.schema.errors import user_errors
@@ -28,7 +28,7 @@ from gql_server.schema.payloads import (
 from gql_server.schema.relay import pk_of
 from gql_server.schema.work import Submission, SubmissionConnection
 from gql_server.services import bulk_review, review_queue, submissions
-from gql_server.services.errors import ErrorCode, UseCaseError
+from gql_server.services.errors import UseCaseError
 from gql_server.services.idempotency import IdempotencyKey
 
 _RESOLUTIONS = {
@@ -42,17 +42,6 @@ async def _submission(info: Info, submission: Any) -> dict[str, Any]:
     return {
         "submission": Submission.from_model(submission, (await info.context.account()).currency)
     }
-
-
-def _filter_pk(global_id: str | None, type_name: str, name: str) -> int | None:
-    if global_id is None:
-        return None
-    pk = pk_of(global_id, type_name)
-    if pk is None:
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, f"'{name}' is not a {type_name} id.", "filter", name
-        )
-    return pk
 
 
 @strawberry.type
@@ -75,8 +64,8 @@ class ReviewQueries:
 
         async def action() -> Any:
             queue_filter = review_queue.QueueFilter(
-                task_id=_filter_pk(given.task_id, "Task", "taskId"),
-                worker_id=_filter_pk(given.worker_id, "Worker", "workerId"),
+                task_id=filter_pk(given.task_id, "Task", "taskId"),
+                worker_id=filter_pk(given.worker_id, "Worker", "workerId"),
                 submitted_after=given.submitted_after,
                 submitted_before=given.submitted_before,
                 **({"states": list(given.states)} if given.states else {}),
