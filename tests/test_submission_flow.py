@@ -794,3 +794,19 @@ async def test_bulk_rejection_releases_and_returns_what_a_closed_task_gave_back(
     assert await figures(task.id) == (0, 0, 0, 0)
     assert await balance(requester.account_id) == FUNDED
     await assert_ledger_consistent(requester.account_id)
+
+
+async def test_a_rejection_is_disputed_once() -> None:
+    requester = await new_requester(fund_minor=FUNDED)
+    task = await new_task(requester)
+    worker = await new_worker()
+    submission = await _submitted(task, worker)
+    await reject_submission(requester.principal, submission.id, "Wrong animal.")
+    await dispute_rejection(worker, submission.id, "It is a cat.")
+    await resolve_dispute(requester.principal, submission.id, DisputeStatus.UPHELD, "It is a dog.")
+    await expect_unchanged(
+        requester.account_id,
+        ErrorCode.INVALID_STATE,
+        dispute_rejection(worker, submission.id, "Still a cat."),
+    )
+    assert await Dispute.filter(submission_id=submission.id).count() == 1

@@ -27,6 +27,7 @@ from gql_server.services.submissions import (
     auto_approve_due,
     expire_started,
     reject_submission,
+    request_revision,
     start_submission,
     submit_submission,
 )
@@ -297,3 +298,25 @@ async def test_reviews_of_pending_submissions_go_on_after_a_manual_close() -> No
     await assert_ledger_consistent(requester.account_id)
     task_now = await _task(task.id)
     assert (task_now.status, task_now.close_reason) == (TaskStatus.CLOSED, CloseReason.MANUAL)
+
+
+async def test_a_revision_not_sent_back_in_time_expires_and_frees_its_reward(
+    frozen: FrozenClock,
+) -> None:
+    requester = await new_requester(fund_minor=FUNDED)
+    task = await new_task(requester, reward="1.00", budget="1.00", time_limit_seconds=600)
+    submission = await _submitted(task)
+    await request_revision(requester.principal, submission.id, "Please add the screenshot.")
+    assert await figures(task.id) == (100, 100, 0, 0)
+
+    frozen.advance(timedelta(seconds=599))
+    assert await expire_started() == 0
+    frozen.advance(timedelta(seconds=2))
+    assert await expire_started() == 1
+    assert (await Submission.get(id=submission.id)).state == SubmissionState.EXPIRED
+    # The abandoned reward is released and its slot reopens for someone else.
+    assert (await _task(task.id)).status == TaskStatus.OPEN
+    assert await figures(task.id) == (100, 0, 0, 100)
+    await start_submission(await new_worker(), task.id)
+    assert await figures(task.id) == (100, 100, 0, 0)
+    await assert_ledger_consistent(requester.account_id)

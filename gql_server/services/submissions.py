@@ -52,7 +52,8 @@ S = SubmissionState
 TRANSITIONS: dict[SubmissionState, frozenset[SubmissionState]] = {
     S.STARTED: frozenset({S.SUBMITTED, S.EXPIRED}),
     S.SUBMITTED: frozenset({S.APPROVED, S.REJECTED, S.REVISION_REQUESTED}),
-    S.REVISION_REQUESTED: frozenset({S.SUBMITTED}),
+    # A revision not sent back within the time limit is abandoned work: it expires.
+    S.REVISION_REQUESTED: frozenset({S.SUBMITTED, S.EXPIRED}),
     S.REJECTED: frozenset({S.DISPUTED}),
     S.DISPUTED: frozenset({S.APPROVED, S.REJECTED, S.PARTIALLY_PAID}),
     S.APPROVED: frozenset(),
@@ -332,6 +333,11 @@ async def dispute_rejection(
         raise not_found("Submission", "input", "submissionId")
     if submission.state != S.REJECTED:
         raise _invalid(submission.state, S.DISPUTED)
+    if await Dispute.filter(submission_id=submission.id).exists():
+        raise UseCaseError.single(
+            ErrorCode.INVALID_STATE,
+            "This rejection was disputed once already; the decision stands.",
+        )
     async with unit_of_work() as work:
         if not await Submission.filter(id=submission.id, state=S.REJECTED).update(
             state=S.DISPUTED, updated_at=clock.now(), version=F("version") + 1
@@ -687,13 +693,18 @@ async def resolve_dispute(
 
 
 async def expire_started(limit: int = 500) -> int:
-    """STARTED past its time limit -> EXPIRED: the reward and the slot are released."""
+    """Work not sent by its deadline (started, or sent back for revision) -> EXPIRED.
+
+    The reward and the slot are released, so abandoned work never holds money.
+    """
     now = clock.now()
-    due = await Submission.filter(state=S.STARTED, deadline_at__lt=now).limit(limit)
+    due = await Submission.filter(
+        state__in=(S.STARTED, S.REVISION_REQUESTED), deadline_at__lt=now
+    ).limit(limit)
     expired = 0
     for submission in due:
         async with unit_of_work() as work:
-            if not await Submission.filter(id=submission.id, state=S.STARTED).update(
+            if not await Submission.filter(id=submission.id, state=submission.state).update(
                 state=S.EXPIRED, updated_at=now, version=F("version") + 1
             ):
                 continue
