@@ -119,6 +119,15 @@ class ProofRequirement:
     required: bool
     description: str
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProofRequirement:
+        return cls(
+            name=data["name"],
+            kind=ProofKind(data["kind"]),
+            required=data["required"],
+            description=data["description"],
+        )
+
 
 @strawberry.type
 class SkillFilter:
@@ -225,15 +234,7 @@ class Task(Node):
             id=to_global_id("Task", task.id),
             title=task.title,
             instructions=task.instructions,
-            proof_requirements=[
-                ProofRequirement(
-                    name=p["name"],
-                    kind=ProofKind(p["kind"]),
-                    required=p["required"],
-                    description=p["description"],
-                )
-                for p in task.proof_requirements
-            ],
+            proof_requirements=[ProofRequirement.from_json(p) for p in task.proof_requirements],
             category=task.category,
             reward=money(task.reward_minor),
             requested_budget=money(task.requested_budget_minor),

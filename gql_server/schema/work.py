@@ -127,17 +127,16 @@ class TaskListing:
 
     @classmethod
     def from_model(cls, task: models.Task, currency: models.enums.Currency) -> TaskListing:
-        full = Task.from_model(task, currency)
         return cls(
-            id=full.id,
-            title=full.title,
-            instructions=full.instructions,
-            proof_requirements=full.proof_requirements,
-            category=full.category,
-            reward=full.reward,
-            time_limit_seconds=full.time_limit_seconds,
-            expires_at=full.expires_at,
-            max_submissions_per_worker=full.max_submissions_per_worker,
+            id=to_global_id("Task", task.id),
+            title=task.title,
+            instructions=task.instructions,
+            proof_requirements=[ProofRequirement.from_json(p) for p in task.proof_requirements],
+            category=task.category,
+            reward=Money.of(task.reward_minor, currency),
+            time_limit_seconds=task.time_limit_seconds,
+            expires_at=task.expires_at,
+            max_submissions_per_worker=task.max_submissions_per_worker,
         )
 
 

@@ -87,16 +87,8 @@ async def register_worker(
     return IssuedCredential(id=worker.id, api_key=key)
 
 
-async def get_member(member_id: int) -> Member:
-    return await Member.get(id=member_id).prefetch_related("account")
-
-
 async def get_account(account_id: int) -> Account:
     return await Account.get(id=account_id)
-
-
-async def get_worker(worker_id: int) -> Worker:
-    return await Worker.get(id=worker_id)
 
 
 async def fund_account(

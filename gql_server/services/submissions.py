@@ -152,7 +152,7 @@ async def _move(
     )
 
 
-async def _fund_from_remaining(submission: Submission, amount: int, actor: ledger.Actor) -> None:
+async def _draw_for_closed_task(submission: Submission, amount: int, actor: ledger.Actor) -> None:
     """A closed task has given its remaining back: draw what a late payment needs again."""
     task = await Task.get(id=submission.task_id)
     if task.status == TaskStatus.CLOSED and task.remaining_minor < amount:
@@ -308,13 +308,6 @@ async def submit_submission(
         if task.acceptance_mode == AcceptanceMode.AUTOMATIC:
             await _approve_in(work, submission, ledger.SYSTEM, None, None)
     return await Submission.get(id=submission.id)
-
-
-async def my_submission(principal: WorkerPrincipal, submission_id: int) -> Submission:
-    submission = await Submission.get_or_none(id=submission_id, worker_id=principal.worker_id)
-    if submission is None:
-        raise not_found("Submission")
-    return submission
 
 
 async def dispute_rejection(
@@ -585,7 +578,7 @@ async def pay_bonus(
         async with unit_of_work() as work:
             await recorder.claim()
             actor = _member_actor(principal)
-            await _fund_from_remaining(submission, amount_minor, actor)
+            await _draw_for_closed_task(submission, amount_minor, actor)
             await _move(
                 LedgerReason.BONUS, submission, amount_minor, actor, idem.key if idem else None
             )
@@ -663,7 +656,7 @@ async def resolve_dispute(
                 resolved_at=now,
             )
             if resolution == DisputeStatus.OVERTURNED:
-                await _fund_from_remaining(submission, paid, actor)
+                await _draw_for_closed_task(submission, paid, actor)
                 await _move(LedgerReason.COMMIT, submission, paid, actor, key)
                 await _move(LedgerReason.PAY, submission, paid, actor, key)
                 await Task.filter(id=submission.task_id).update(
@@ -678,7 +671,7 @@ async def resolve_dispute(
                     created_at=now,
                 )
             elif resolution == DisputeStatus.PARTIALLY_PAID:
-                await _fund_from_remaining(submission, paid, actor)
+                await _draw_for_closed_task(submission, paid, actor)
                 await _move(LedgerReason.PARTIAL_PAYMENT, submission, paid, actor, key)
             task = await streams.emit_figures(work, submission.task_id, "dispute_resolved")
             streams.emit_queue(work, task, submission.id, "removed")
