@@ -1,12 +1,14 @@
 """Channel names and message bodies of the live streams, one place for all of them.
 
 Channels: `task:<id>` (status changes, rule firings), `budget:task:<id>`,
-`budget:account:<id>`, `queue:task:<id>`, `queue:account:<id>`, `locks:task:<id>`.
+`budget:account:<id>`, `queue:task:<id>`, `queue:account:<id>`, `locks:task:<id>`,
+`locks:batch:<id>`.
 Bodies carry absolute figures, computed once after the change, never increments.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from gql_server.models import Account, Task
@@ -31,6 +33,14 @@ def task_queue_channel(task_id: int) -> str:
 
 def account_queue_channel(account_id: int) -> str:
     return f"queue:account:{account_id}"
+
+
+def task_locks_channel(task_id: int) -> str:
+    return f"locks:task:{task_id}"
+
+
+def batch_locks_channel(batch_id: int) -> str:
+    return f"locks:batch:{batch_id}"
 
 
 def task_figures(task: Task) -> dict[str, Any]:
@@ -74,3 +84,28 @@ def emit_queue(work: UnitOfWork, task: Task, submission_id: int, change: str) ->
     body = {"change": change, "task_id": task.id, "submission_id": submission_id}
     work.emit(task_queue_channel(task.id), body)
     work.emit(account_queue_channel(task.account_id), body)
+
+
+def emit_lock(
+    work: UnitOfWork,
+    *,
+    task_id: int,
+    batch_id: int | None,
+    submission_id: int,
+    change: str,
+    holder_id: int | None,
+    fencing_token: int,
+    expires_at: datetime | None,
+) -> None:
+    """An audit lock was taken, renewed, released or expired."""
+    body = {
+        "change": change,
+        "task_id": task_id,
+        "submission_id": submission_id,
+        "holder_id": holder_id,
+        "fencing_token": fencing_token,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+    work.emit(task_locks_channel(task_id), body)
+    if batch_id is not None:
+        work.emit(batch_locks_channel(batch_id), body)

@@ -1,0 +1,1 @@
+"""Quality-control rules: pure evaluation of metrics into actions, apart from loading and acting."""

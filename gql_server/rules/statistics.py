@@ -1,0 +1,51 @@
+"""Interval estimates for shares (accepted, defective), pure and exact enough for decisions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Two-sided 95%.
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+
+
+def wilson_interval(
+    successes: int, n: int, *, population: int | None = None, z: float = Z_95
+) -> Interval | None:
+    """The Wilson score interval of `successes / n`; None when there is no sample.
+
+    With `population` (the size of what the sample was drawn from, without replacement)
+    the finite population correction shrinks the interval: a sample of everything is exact.
+    """
+    if n <= 0:
+        return None
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be within 0..{n}, got {successes}")
+    p = successes / n
+    if population is not None:
+        if population < n:
+            raise ValueError(f"population {population} is smaller than the sample {n}")
+        if population == n:
+            return Interval(p, p)
+        # The variance of a share drawn without replacement is smaller by (N - n) / (N - 1);
+        # an equivalent larger sample gives the same Wilson interval.
+        n_eff = n * (population - 1) / (population - n)
+    else:
+        n_eff = float(n)
+    z2 = z * z
+    denominator = 1 + z2 / n_eff
+    centre = (p + z2 / (2 * n_eff)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n_eff + z2 / (4 * n_eff * n_eff)) / denominator
+    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+
+
+def wilson_lower_bound(successes: int, n: int, z: float = Z_95) -> float | None:
+    """The lower end of the Wilson interval: 2 of 2 scores far below 200 of 200."""
+    interval = wilson_interval(successes, n, z=z)
+    return None if interval is None else interval.low
