@@ -78,7 +78,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         previous = events.install_publisher(hub)
         stop = asyncio.Event()
         sweeps = (
-            asyncio.create_task(background.run_forever(stop))
+            asyncio.create_task(background.run_forever(stop, background.jobs(settings)))
             if settings.run_background_in_process
             else None
         )

@@ -133,14 +133,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from gql_server.services.background import run_forever
+    from gql_server.services.background import jobs, run_forever
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await _with_database(settings, lambda: run_forever(stop))
+        await _with_database(settings, lambda: run_forever(stop, jobs(settings)))
 
     asyncio.run(main())
     return 0

@@ -28,6 +28,9 @@ class Settings:
     dev_mode: bool
     db_pool_size: int
     run_background_in_process: bool
+    # Callbacks to loopback and private addresses (a receiver on this machine, in tests).
+    allow_private_callbacks: bool = False
+    callback_timeout_seconds: float = 10.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -61,6 +64,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dev_mode=_bool(env, "GQL_DEV_MODE", False),
         db_pool_size=_int_in_range(env, "GQL_DB_POOL_SIZE", 10, 1, 500),
         run_background_in_process=_bool(env, "GQL_BACKGROUND_IN_PROCESS", True),
+        allow_private_callbacks=_bool(env, "GQL_ALLOW_PRIVATE_CALLBACKS", False),
+        callback_timeout_seconds=_int_in_range(env, "GQL_CALLBACK_TIMEOUT_SECONDS", 10, 1, 60),
     )
 
 

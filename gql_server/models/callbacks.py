@@ -52,6 +52,8 @@ class OutboxEvent(Entity):
     give_up_at = fields.DatetimeField()
     # A sender holds the event until then; another sender may take it after.
     claimed_until = fields.DatetimeField(null=True)
+    # Which claim holds it: a sender whose claim lapsed must not settle the event.
+    claim_token = fields.CharField(max_length=32, null=True)
     delivered_at = fields.DatetimeField(null=True)
 
     class Meta:

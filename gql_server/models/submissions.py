@@ -69,6 +69,10 @@ class Submission(Entity):
             Index(fields=("state", "auto_approve_at"), name="submission_state_auto_approve"),
             Index(fields=("account_id", "submitted_at"), name="submission_account_submitted"),
             Index(fields=("task_id", "proof_fingerprint"), name="submission_task_fingerprint"),
+            # Completed work by completion time: audit sampling and the weekly report.
+            Index(
+                fields=("account_id", "state", "reviewed_at"), name="submission_account_completed"
+            ),
         )
         constraints = (
             CheckConstraint(check="reward_minor > 0 AND paid_minor >= 0", name="submission_money"),

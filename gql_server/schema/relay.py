@@ -9,15 +9,14 @@ from typing import Generic, TypeVar
 import strawberry
 
 from gql_server.services.errors import ErrorCode, UseCaseError
+from gql_server.services.global_ids import global_id
 from gql_server.services.pagination import Page
 
 T = TypeVar("T")
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
-    return strawberry.ID(
-        base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
-    )
+    return strawberry.ID(global_id(type_name, pk))
 
 
 def from_global_id(global_id: str) -> tuple[str, int] | None:

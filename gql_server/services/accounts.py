@@ -9,11 +9,12 @@ from tortoise.transactions import in_transaction
 
 from gql_server.models import Account, Member, Worker
 from gql_server.models.enums import ActorKind, Currency, LedgerReason, MemberRole
-from gql_server.services import ledger, streams
+from gql_server.services import ledger, outbox, streams
 from gql_server.services.api_keys import issue_key
 from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.events import unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
+from gql_server.services.principals import MemberPrincipal
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,19 @@ async def fund_account(
         return account
 
     return await once(idem, body, lambda stored: Account.get(id=stored["account_id"]))
+
+
+async def set_callback_url(principal: MemberPrincipal, url: str | None) -> Account:
+    """The account's callback URL, for tasks without their own; None removes it."""
+    clean = url.strip() if url else None
+    if clean:
+        problem = outbox.check_callback_url(clean)
+        if problem:
+            raise UseCaseError.single(
+                ErrorCode.VALIDATION, f"'callbackUrl' {problem}", "input", "callbackUrl"
+            )
+    async with in_transaction():
+        await Account.filter(id=principal.account_id).update(callback_url=clean or None)
+        if clean:
+            await outbox.endpoint_for(principal.account_id, clean)
+    return await Account.get(id=principal.account_id)

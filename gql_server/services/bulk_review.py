@@ -24,7 +24,7 @@ from gql_server.models.enums import (
     SubmissionState,
     TaskStatus,
 )
-from gql_server.services import ledger, streams
+from gql_server.services import ledger, outbox, streams
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError
 from gql_server.services.events import unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
@@ -199,6 +199,9 @@ async def bulk_review(
                 await _free_rejected_slots(
                     [i for i in items if tasks[i.task_id].reopen_rejected_slots]
                 )
+            await outbox.enqueue_submission_events(
+                outbox.SUBMISSION_REVIEWED, [row["id"] for row in rows]
+            )
             for task_id in task_ids:
                 task = await streams.emit_figures(work, task_id, "bulk_reviewed")
                 for row in rows:

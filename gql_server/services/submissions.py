@@ -39,7 +39,7 @@ from gql_server.models.enums import (
     SubmissionState,
     TaskStatus,
 )
-from gql_server.services import eligibility, ledger, streams
+from gql_server.services import eligibility, ledger, outbox, streams
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.events import UnitOfWork, unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
@@ -304,6 +304,7 @@ async def submit_submission(
         ):
             raise _changed_meanwhile()
         streams.emit_queue(work, task, submission.id, "added")
+        await outbox.enqueue_submission_events(outbox.SUBMISSION_SUBMITTED, [submission.id])
         submission = await Submission.get(id=submission.id)
         if task.acceptance_mode == AcceptanceMode.AUTOMATIC:
             await _approve_in(work, submission, ledger.SYSTEM, None, None)
@@ -425,6 +426,7 @@ async def _approve_in(
         created_at=now,
     )
     await _move(LedgerReason.PAY, submission, submission.reward_minor, actor, key)
+    await outbox.enqueue_submission_events(outbox.SUBMISSION_REVIEWED, [submission.id])
     task = await streams.emit_figures(work, submission.task_id, "approved")
     streams.emit_queue(work, task, submission.id, "removed")
     await close_if_done(work, task.id)
@@ -493,6 +495,7 @@ async def _reject_in(
         created_at=now,
     )
     await _release(submission, actor)
+    await outbox.enqueue_submission_events(outbox.SUBMISSION_REVIEWED, [submission.id])
     task = await Task.get(id=submission.task_id)
     if task.reopen_rejected_slots:
         await _free_slot(submission)
@@ -552,6 +555,7 @@ async def request_revision(
             member_id=principal.member_id,
             created_at=now,
         )
+        await outbox.enqueue_submission_events(outbox.SUBMISSION_REVIEWED, [submission.id])
         streams.emit_queue(work, task, submission.id, "removed")
     return await Submission.get(id=submission.id)
 
@@ -673,6 +677,7 @@ async def resolve_dispute(
             elif resolution == DisputeStatus.PARTIALLY_PAID:
                 await _draw_for_closed_task(submission, paid, actor)
                 await _move(LedgerReason.PARTIAL_PAYMENT, submission, paid, actor, key)
+            await outbox.enqueue_submission_events(outbox.SUBMISSION_REVIEWED, [submission.id])
             task = await streams.emit_figures(work, submission.task_id, "dispute_resolved")
             streams.emit_queue(work, task, submission.id, "removed")
             await close_if_done(work, task.id)

@@ -15,7 +15,7 @@ from tortoise.expressions import F
 from gql_server import clock
 from gql_server.models import Task
 from gql_server.models.enums import ActorKind, CloseReason, LedgerReason, TaskStatus
-from gql_server.services import ledger, streams
+from gql_server.services import ledger, outbox, streams
 from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.events import UnitOfWork, unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
@@ -63,6 +63,7 @@ async def close_in_transaction(
             task_id=task.id,
             actor=actor,
         )
+    await outbox.enqueue_task_event(outbox.TASK_CLOSED, task.id)
     task = await streams.emit_figures(work, task.id, "closed")
     streams.emit_status(work, task, "closed")
     return True

@@ -6,7 +6,6 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -14,6 +13,7 @@ from tortoise.transactions import in_transaction
 from gql_server import clock
 from gql_server.models import Account, Batch, Project, Skill, Task, Template, Worker
 from gql_server.models.enums import AcceptanceMode, Currency, ProofKind, TaskStatus
+from gql_server.services import outbox
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.money import AmountError, format_amount, parse_amount
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
@@ -140,16 +140,6 @@ def _country_list(errors: list[FieldError], values: list[str], name: str) -> lis
             )
         codes.append(code)
     return sorted(set(codes))
-
-
-def check_callback_url(url: str) -> str | None:
-    """Why `url` cannot be a callback URL, or None. Addresses are checked again at send time."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an absolute http(s) URL."
-    if parts.username or parts.password:
-        return "must not carry credentials."
-    return None
 
 
 def validate_task_draft(
@@ -290,7 +280,7 @@ def validate_task_draft(
     values["proof_requirements"] = proofs
 
     if draft.callback_url is not None:
-        problem = check_callback_url(draft.callback_url)
+        problem = outbox.check_callback_url(draft.callback_url)
         if problem:
             errors.append(
                 FieldError(
@@ -423,6 +413,9 @@ async def create_task(principal: MemberPrincipal, project_id: int | None, draft:
             status=TaskStatus.DRAFT,
             **values,
         )
+        if task.callback_url:
+            # The signing secret exists from now on, before the first event.
+            await outbox.endpoint_for(account.id, task.callback_url)
     return task
 
 
@@ -568,6 +561,8 @@ async def update_task(
             batch_id=draft.batch_id, updated_at=clock.now(), **values
         ):
             raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task was published meanwhile.")
+        if values.get("callback_url"):
+            await outbox.endpoint_for(account.id, values["callback_url"])
     return await Task.get(id=task.id)
 
 
