@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -10,9 +10,11 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from gql_server import models
+from gql_server.services import audits, callbacks
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 
 M = TypeVar("M", bound=Model)
+V = TypeVar("V")
 
 
 def _loader(model: type[M]) -> DataLoader[int, M]:
@@ -35,6 +37,16 @@ def _reviews_loader() -> DataLoader[int, list[models.Review]]:
     return DataLoader(load_fn=load)
 
 
+def _grouped(fetch: Callable[[list[int]], Awaitable[Mapping[int, V]]]) -> DataLoader[int, V]:
+    """A loader over a service function that answers for many ids at once."""
+
+    async def load(ids: Sequence[int]) -> list[V]:
+        found = await fetch(list(ids))
+        return [found[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
 @dataclass
 class Loaders:
     """One batch query per model and request, whatever the number of objects asking."""
@@ -49,6 +61,19 @@ class Loaders:
     worker: DataLoader[int, models.Worker] = field(default_factory=lambda: _loader(models.Worker))
     task: DataLoader[int, models.Task] = field(default_factory=lambda: _loader(models.Task))
     reviews: DataLoader[int, list[models.Review]] = field(default_factory=_reviews_loader)
+    member: DataLoader[int, models.Member] = field(default_factory=lambda: _loader(models.Member))
+    submission: DataLoader[int, models.Submission] = field(
+        default_factory=lambda: _loader(models.Submission)
+    )
+    audits: DataLoader[int, list[models.Audit]] = field(
+        default_factory=lambda: _grouped(audits.audits_of)
+    )
+    audit_lock: DataLoader[int, models.AuditLock | None] = field(
+        default_factory=lambda: _grouped(audits.held_locks)
+    )
+    deliveries: DataLoader[int, list[models.WebhookDelivery]] = field(
+        default_factory=lambda: _grouped(callbacks.deliveries_of)
+    )
 
 
 @dataclass

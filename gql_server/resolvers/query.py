@@ -7,7 +7,9 @@ import strawberry
 from gql_server import models
 from gql_server.resolvers.common import filter_pk
 from gql_server.resolvers.context import Context
-from gql_server.resolvers.permissions import IsAuthenticated, IsMember
+from gql_server.resolvers.permissions import CanManage, IsAuthenticated, IsMember
+from gql_server.schema.audits import Audit
+from gql_server.schema.callbacks import CallbackEvent
 from gql_server.schema.enums import OrderDirection
 from gql_server.schema.errors import BadInput
 from gql_server.schema.inputs import TaskFilter, TaskOrder
@@ -55,6 +57,12 @@ async def _node_for_member(
     if type_name == "Template":
         template = await models.Template.get_or_none(id=pk, account_id=account_id)
         return Template.from_model(template) if template else None
+    if type_name == "Audit":
+        audit = await models.Audit.get_or_none(id=pk, account_id=account_id)
+        return Audit.from_model(audit) if audit else None
+    if type_name == "CallbackEvent" and principal.role in CanManage.roles:
+        event = await models.OutboxEvent.get_or_none(id=pk, account_id=account_id)
+        return CallbackEvent.from_model(event) if event else None
     if type_name == "Account" and pk == account_id:
         return Account.from_model(await info.context.account())
     # Workers are global; a member sees those who have worked for the account.

@@ -7,11 +7,15 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from gql_server.resolvers.audits import AuditMutations, AuditQueries
+from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
 from gql_server.resolvers.query import Query as FoundationQueries
 from gql_server.resolvers.review import ReviewMutations, ReviewQueries
 from gql_server.resolvers.task_admin import TaskAdminMutations
 from gql_server.resolvers.work import WorkMutations, WorkQueries
+from gql_server.schema.audits import Audit
+from gql_server.schema.callbacks import CallbackEvent, WebhookEndpoint
 from gql_server.schema.errors import ShapeErrors
 from gql_server.schema.scalars import SCALAR_MAP
 from gql_server.schema.types import Account, Member, Project, Task, Worker
@@ -22,9 +26,19 @@ MAX_ALIASES = 30
 MAX_TOKENS = 5000
 
 
-Query = merge_types("Query", (FoundationQueries, ReviewQueries, WorkQueries))
+Query = merge_types(
+    "Query", (FoundationQueries, ReviewQueries, WorkQueries, AuditQueries, CallbackQueries)
+)
 Mutation = merge_types(
-    "Mutation", (FoundationMutations, TaskAdminMutations, ReviewMutations, WorkMutations)
+    "Mutation",
+    (
+        FoundationMutations,
+        TaskAdminMutations,
+        ReviewMutations,
+        WorkMutations,
+        AuditMutations,
+        CallbackMutations,
+    ),
 )
 
 
@@ -32,7 +46,18 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Account, Member, Worker, Project, Task, Submission, Template],
+        types=[
+            Account,
+            Member,
+            Worker,
+            Project,
+            Task,
+            Submission,
+            Template,
+            Audit,
+            CallbackEvent,
+            WebhookEndpoint,
+        ],
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

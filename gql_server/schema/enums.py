@@ -18,6 +18,16 @@ TaskStatus = strawberry.enum(domain.TaskStatus)
 CloseReason = strawberry.enum(domain.CloseReason)
 AcceptanceMode = strawberry.enum(domain.AcceptanceMode)
 ProofKind = strawberry.enum(domain.ProofKind)
+AuditOutcome = strawberry.enum(
+    domain.AuditOutcome,
+    description="ACCEPTED: right as it is; FIXED: corrected by the auditor; REJECTED: wrong.",
+)
+CallbackStatus = strawberry.enum(
+    domain.OutboxStatus,
+    name="CallbackStatus",
+    description="PENDING: being sent or retried; DELIVERED; FAILED: retries ran out after a "
+    "day; DISABLED: the callback URL is disabled.",
+)
 UserErrorCode = strawberry.enum(
     ErrorCode, name="UserErrorCode", description="Why a mutation changed nothing."
 )

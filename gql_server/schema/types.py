@@ -41,12 +41,16 @@ class Account(Node):
     currency: Currency
     timezone: str = strawberry.field(description="IANA zone in which daily limits are counted.")
     balance: Money
+    callback_url: str | None = strawberry.field(
+        description="Where events of tasks without their own callback URL go."
+    )
     created_at: datetime
 
     @classmethod
     def from_model(cls, account: models.Account) -> Account:
         return cls(
             id=to_global_id("Account", account.id),
+            callback_url=account.callback_url,
             name=account.name,
             currency=account.currency,
             timezone=account.timezone,

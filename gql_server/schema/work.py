@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gql_server import models
-from gql_server.schema.enums import ActorKind, ReviewDecision, SubmissionState
+from gql_server import clock, models
+from gql_server.schema.enums import ActorKind, AuditOutcome, ReviewDecision, SubmissionState
 from gql_server.schema.relay import Connection, Node, PageInfo, to_global_id
 from gql_server.schema.types import Info, Money, ProofRequirement, Task, Worker
+
+if TYPE_CHECKING:
+    from gql_server.schema.audits import Audit, AuditLock
+
+_AUDITS = "gql_server.schema.audits"
+# Completed work: approved, or partly paid after a dispute.
+PAID_STATES = (models.enums.SubmissionState.APPROVED, models.enums.SubmissionState.PARTIALLY_PAID)
 
 
 @strawberry.type(description="One piece of proof: the requirement's name and what the worker sent.")
@@ -18,7 +26,7 @@ class ProofValue:
     value: str
 
 
-def _proof(response: dict[str, str] | None) -> list[ProofValue] | None:
+def proof_values(response: dict[str, str] | None) -> list[ProofValue] | None:
     if response is None:
         return None
     return [ProofValue(name=k, value=v) for k, v in response.items()]
@@ -46,8 +54,8 @@ def _submission_fields(
 ) -> dict[str, object]:
     return {
         "state": submission.state,
-        "response": _proof(submission.response),
-        "prior_responses": [_proof(r) or [] for r in submission.prior_responses],
+        "response": proof_values(submission.response),
+        "prior_responses": [proof_values(r) or [] for r in submission.prior_responses],
         "feedback": submission.feedback,
         "reward": Money.of(submission.reward_minor, currency),
         "paid": Money.of(submission.paid_minor, currency),
@@ -104,12 +112,43 @@ class Submission(SubmissionFields):
     async def reviews(self, info: Info) -> list[Review]:
         return [Review.from_model(r) for r in await info.context.loaders.reviews.load(self.pk)]
 
+    completed_at: datetime | None = strawberry.field(
+        description="When the work was approved (completed work is what audits look at)."
+    )
+    audit_status: AuditOutcome | None = strawberry.field(
+        description="The latest audit's outcome; null before the first audit."
+    )
+    audit_count: int
+    last_audited_at: datetime | None
+    audit_comments: list[str] = strawberry.field(description="Every audit comment, in order.")
+
+    @strawberry.field(description="Every audit, oldest first.")
+    async def audits(self, info: Info) -> list[Annotated[Audit, strawberry.lazy(_AUDITS)]]:
+        from gql_server.schema.audits import Audit
+
+        return [Audit.from_model(a) for a in await info.context.loaders.audits.load(self.pk)]
+
+    @strawberry.field(description="The audit lock it is held under right now, if any.")
+    async def audit_lock(self, info: Info) -> Annotated[AuditLock, strawberry.lazy(_AUDITS)] | None:
+        from gql_server.schema.audits import AuditLock
+
+        lock = await info.context.loaders.audit_lock.load(self.pk)
+        if lock is None:
+            return None
+        return AuditLock.from_model(lock, info.context.member.member_id, clock.now())
+
     @classmethod
     def from_model(
         cls, submission: models.Submission, currency: models.enums.Currency
     ) -> Submission:
         return cls(
-            id=to_global_id("Submission", submission.id), **_submission_fields(submission, currency)
+            id=to_global_id("Submission", submission.id),
+            completed_at=(submission.reviewed_at if submission.state in PAID_STATES else None),
+            audit_status=submission.audit_status,
+            audit_count=submission.audit_count,
+            last_audited_at=submission.last_audited_at,
+            audit_comments=list(submission.audit_comments),
+            **_submission_fields(submission, currency),
         )
 
 
