@@ -19,6 +19,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from gql_server import db
+from gql_server.export import audit_export
 from gql_server.resolvers.context import Context
 from gql_server.schema.build import schema
 from gql_server.services import api_keys, background, events
@@ -123,6 +124,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            Route("/export/audits/{report}.csv", audit_export(principal_from_header)),
         ],
         lifespan=lifespan,
     )

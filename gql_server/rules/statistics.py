@@ -42,7 +42,10 @@ def wilson_interval(
     denominator = 1 + z2 / n_eff
     centre = (p + z2 / (2 * n_eff)) / denominator
     half = z * math.sqrt(p * (1 - p) / n_eff + z2 / (4 * n_eff * n_eff)) / denominator
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 or n successes the bound is exactly 0 or 1; rounding must not say otherwise.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Interval(low, high)
 
 
 def wilson_lower_bound(successes: int, n: int, z: float = Z_95) -> float | None:

@@ -1,0 +1,242 @@
+"""CSV exports of the audit reports: `GET /export/audits/<report>.csv`, same filters as GraphQL.
+
+Reports: `summary`, `weeks`, `batches` (auditor tracker), `auditors` (auditor quality) and
+`submissions` (per submission, streamed in chunks). Filters are query parameters named as
+in `AuditFilter`: taskId, batchId, auditorId (global ids), completedFrom, completedTo
+(ISO 8601 with offset), weekOf (a date), auditStatus.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import date, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from gql_server.models import Batch, Member
+from gql_server.schema.relay import pk_of
+from gql_server.services import audits
+from gql_server.services.global_ids import global_id
+from gql_server.services.principals import MemberPrincipal, Principal
+
+Authenticate = Callable[[object], Awaitable[Principal | None]]
+_CHUNK = 500
+
+
+class _BadFilter(ValueError):
+    pass
+
+
+def _id(params: dict[str, str], name: str, type_name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    pk = pk_of(raw, type_name)
+    if pk is None:
+        raise _BadFilter(f"'{name}' is not a {type_name} id.")
+    return pk
+
+
+def _parsed(params: dict[str, str], name: str, parse: Callable[[str], Any]) -> Any:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise _BadFilter(f"'{name}' is not valid: {raw!r}.") from None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise _BadFilter(f"'{name}' needs a UTC offset.")
+    return value
+
+
+def audit_filter(params: dict[str, str]) -> audits.AuditFilter:
+    return audits.AuditFilter(
+        task_id=_id(params, "taskId", "Task"),
+        batch_id=_id(params, "batchId", "Batch"),
+        auditor_id=_id(params, "auditorId", "Member"),
+        completed_from=_parsed(params, "completedFrom", datetime.fromisoformat),
+        completed_to=_parsed(params, "completedTo", datetime.fromisoformat),
+        week_of=_parsed(params, "weekOf", date.fromisoformat),
+        audit_status=_parsed(params, "auditStatus", audits.AuditStatusFilter),
+    )
+
+
+def _csv(rows: Iterable[Iterable[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow(
+            "" if v is None else v.isoformat() if hasattr(v, "isoformat") else v for v in row
+        )
+    return buffer.getvalue()
+
+
+_OUTCOMES = ("audits", "accepted", "fixed", "rejected")
+
+
+def _outcomes(counts: audits.OutcomeCounts) -> list[int]:
+    return [counts.audits, counts.accepted, counts.fixed, counts.rejected]
+
+
+async def _summary(account_id: int, given: audits.AuditFilter) -> AsyncIterator[str]:
+    summary = await audits.audit_summary(account_id, given)
+    interval = summary.defect_interval
+    rate = round(100 * summary.defective / summary.audited, 2) if summary.audited else None
+    yield _csv(
+        [
+            [
+                "completed",
+                "audited",
+                "defective",
+                *_OUTCOMES,
+                "defect_rate_percent",
+                "defect_rate_low_percent",
+                "defect_rate_high_percent",
+            ],
+            [
+                summary.completed,
+                summary.audited,
+                summary.defective,
+                *_outcomes(summary.counts),
+                rate,
+                round(interval.low * 100, 2) if interval else None,
+                round(interval.high * 100, 2) if interval else None,
+            ],
+        ]
+    )
+
+
+async def _weeks(account_id: int, given: audits.AuditFilter) -> AsyncIterator[str]:
+    weeks = await audits.weekly_counts(account_id, given)
+    yield _csv(
+        [["week_start", "starts_at", "ends_at", "completed", "audited"]]
+        + [[w.week_start, w.starts_at, w.ends_at, w.completed, w.audited] for w in weeks]
+    )
+
+
+async def _batches(account_id: int, given: audits.AuditFilter) -> AsyncIterator[str]:
+    rows = await audits.batch_counts(account_id, given)
+    names = dict(await Batch.filter(id__in=[r.batch_id for r in rows]).values_list("id", "name"))
+    yield _csv(
+        [["batch_id", "batch_name", "completed", "audited", *_OUTCOMES]]
+        + [
+            [
+                global_id("Batch", r.batch_id),
+                names.get(r.batch_id),
+                r.completed,
+                r.audited,
+                *_outcomes(r.counts),
+            ]
+            for r in rows
+        ]
+    )
+
+
+async def _auditors(account_id: int, given: audits.AuditFilter) -> AsyncIterator[str]:
+    rows = await audits.auditor_counts(account_id, given)
+    names = dict(await Member.filter(id__in=[r.auditor_id for r in rows]).values_list("id", "name"))
+    yield _csv(
+        [["auditor_id", "auditor_name", "submissions_audited", *_OUTCOMES]]
+        + [
+            [
+                global_id("Member", r.auditor_id),
+                names.get(r.auditor_id),
+                r.submissions,
+                *_outcomes(r.counts),
+            ]
+            for r in rows
+        ]
+    )
+
+
+async def _submissions(account_id: int, given: audits.AuditFilter) -> AsyncIterator[str]:
+    yield _csv(
+        [
+            [
+                "submission_id",
+                "task_id",
+                "worker_id",
+                "completed_at",
+                "audit_status",
+                "audit_count",
+                "last_auditor_id",
+                "last_auditor_name",
+                "last_audited_at",
+            ]
+        ]
+    )
+    after = 0
+    while True:
+        chunk = (
+            await audits.completed_submissions(account_id, given)
+            .filter(id__gt=after)
+            .order_by("id")
+            .limit(_CHUNK)
+        )
+        if not chunk:
+            return
+        trail = await audits.audits_of([s.id for s in chunk])
+        auditor_ids = {a[-1].auditor_id for a in trail.values() if a and a[-1].auditor_id}
+        names = dict(await Member.filter(id__in=auditor_ids).values_list("id", "name"))
+        rows = []
+        for s in chunk:
+            last = trail[s.id][-1] if trail[s.id] else None
+            rows.append(
+                [
+                    global_id("Submission", s.id),
+                    global_id("Task", s.task_id),
+                    global_id("Worker", s.worker_id),
+                    s.reviewed_at,
+                    s.audit_status.value if s.audit_status else None,
+                    s.audit_count,
+                    global_id("Member", last.auditor_id) if last and last.auditor_id else None,
+                    names.get(last.auditor_id) if last and last.auditor_id else None,
+                    last.created_at if last else None,
+                ]
+            )
+        yield _csv(rows)
+        after = chunk[-1].id
+
+
+REPORTS: dict[str, Callable[[int, audits.AuditFilter], AsyncIterator[str]]] = {
+    "summary": _summary,
+    "weeks": _weeks,
+    "batches": _batches,
+    "auditors": _auditors,
+    "submissions": _submissions,
+}
+
+
+def audit_export(authenticate: Authenticate) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        principal = await authenticate(request.headers.get("authorization"))
+        if not isinstance(principal, MemberPrincipal):
+            return JSONResponse(
+                {"error": {"code": "UNAUTHENTICATED", "message": "A member's API key is needed."}},
+                status_code=401,
+            )
+        report = REPORTS.get(request.path_params["report"])
+        if report is None:
+            return JSONResponse(
+                {"error": {"code": "NOT_FOUND", "message": f"Reports: {', '.join(REPORTS)}."}},
+                status_code=404,
+            )
+        try:
+            given = audit_filter(dict(request.query_params))
+        except _BadFilter as error:
+            return JSONResponse(
+                {"error": {"code": "VALIDATION", "message": str(error)}}, status_code=400
+            )
+        filename = f"audit-{request.path_params['report']}.csv"
+        return StreamingResponse(
+            report(principal.account_id, given),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{filename}"'},
+        )
+
+    return endpoint
