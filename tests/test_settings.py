@@ -16,6 +16,9 @@ def test_defaults_are_the_embedded_setup() -> None:
         "info",
         False,
     )
+    # Callbacks reach only public addresses unless an operator says otherwise.
+    assert settings.allow_private_callbacks is False
+    assert settings.callback_timeout_seconds == 10
 
 
 def test_postgres_spellings_are_normalised() -> None:
@@ -42,6 +45,9 @@ def test_pool_size_reaches_the_database_url() -> None:
         ("GQL_DEV_MODE", "maybe"),
         ("GQL_HOST", "  "),
         ("GQL_DB_POOL_SIZE", "0"),
+        ("GQL_ALLOW_PRIVATE_CALLBACKS", "sometimes"),
+        ("GQL_CALLBACK_TIMEOUT_SECONDS", "0"),
+        ("GQL_CALLBACK_TIMEOUT_SECONDS", "600"),
     ],
 )
 def test_a_wrong_value_is_an_error_naming_the_variable(variable: str, value: str) -> None:
