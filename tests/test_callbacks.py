@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +316,45 @@ async def test_an_event_committed_while_no_worker_runs_is_delivered_when_one_sta
         "submission.submitted",
     ]
     assert all(e.status == OutboxStatus.DELIVERED for e in await events_of(submission_id))
+
+
+async def test_a_worker_killed_while_sending_leaves_the_event_to_the_next_one(
+    httpserver: HTTPServer, worker_env: dict[str, str]
+) -> None:
+    arrived, release = threading.Event(), threading.Event()
+    received: list[str] = []
+
+    def hold_first(request: Request) -> Response:
+        received.append(request.headers["webhook-id"])
+        if len(received) == 1:
+            arrived.set()
+            release.wait(10)
+        return Response("", status=200)
+
+    httpserver.expect_request("/hold", method="POST").respond_with_handler(hold_first)
+    requester = await new_requester()
+    task = await new_task(requester, callback_url=httpserver.url_for("/hold"))
+    worker = await new_worker()
+    started = await submissions.start_submission(worker, task.id)
+    await submissions.submit_submission(worker, started.id, answer())
+    [event] = await events_of(started.id)
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gql_server", "worker", cwd=ROOT, env=worker_env
+    )
+    try:
+        assert await asyncio.to_thread(arrived.wait, 30), "the worker never sent the event"
+    finally:
+        process.kill()  # SIGKILL mid-request: no chance to record anything
+        await process.wait()
+        release.set()
+    assert (await OutboxEvent.get(id=event.id)).status == OutboxStatus.PENDING
+
+    # The dead worker's claim lapses; the next worker sends the same message again.
+    with frozen_clock(datetime.now(UTC) + callbacks.CLAIM_FOR + timedelta(seconds=1)):
+        assert await sender().deliver_due() == 1
+    assert received == [event.message_id, event.message_id]
+    assert (await OutboxEvent.get(id=event.id)).status == OutboxStatus.DELIVERED
 
 
 REFUSED_HOSTS = [
