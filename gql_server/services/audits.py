@@ -29,7 +29,7 @@ from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_
 from gql_server.services.events import UnitOfWork, unit_of_work
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
-from gql_server.services.submissions import PAID_STATES, validate_response
+from gql_server.services.submissions import PAID_STATES, get_submission, validate_response
 
 # Weeks of the audit reports run Monday 00:00 to Sunday 23:59 in this zone.
 REPORT_ZONE = ZoneInfo("America/Los_Angeles")
@@ -187,13 +187,7 @@ async def _take(submission: Submission, member_id: int, lease: timedelta) -> Aud
 
 
 async def _completed_submission(account_id: int, submission_id: int | None) -> Submission:
-    submission = (
-        await Submission.get_or_none(id=submission_id, account_id=account_id)
-        if submission_id is not None
-        else None
-    )
-    if submission is None:
-        raise not_found("Submission", "input", "submissionId")
+    submission = await get_submission(account_id, submission_id)
     if submission.state not in PAID_STATES:
         raise UseCaseError.single(
             ErrorCode.INVALID_STATE,
