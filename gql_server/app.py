@@ -25,7 +25,7 @@ from gql_server.schema.build import schema
 from gql_server.services import api_keys, background, events
 from gql_server.services.principals import Principal
 from gql_server.settings import Settings
-from gql_server.subscriptions.hub import BroadcastHub
+from gql_server.subscriptions.hub import BroadcastHub, install_hub
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             await db.open_database(settings)
         await hub.connect()
         previous = events.install_publisher(hub)
+        previous_hub = install_hub(hub)
         stop = asyncio.Event()
         sweeps = (
             asyncio.create_task(background.run_forever(stop, background.jobs(settings)))
@@ -90,6 +91,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             if sweeps is not None:
                 await sweeps
             events.install_publisher(previous)
+            install_hub(previous_hub)
             await hub.disconnect()
             if manage_database:
                 await db.close_database()

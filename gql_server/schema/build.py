@@ -12,6 +12,7 @@ from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
 from gql_server.resolvers.query import Query as FoundationQueries
 from gql_server.resolvers.review import ReviewMutations, ReviewQueries
+from gql_server.resolvers.subscription import Subscription
 from gql_server.resolvers.task_admin import TaskAdminMutations
 from gql_server.resolvers.work import WorkMutations, WorkQueries
 from gql_server.schema.audits import Audit
@@ -46,6 +47,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[
             Account,
             Member,
