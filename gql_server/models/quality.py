@@ -169,14 +169,19 @@ class Rule(Entity):
 
 
 class RuleFiring(Entity):
-    """A rule matched a worker: the metrics that made it fire and the action taken."""
+    """A rule acted: the metrics that made it fire, the action and what it did.
+
+    Only actions that changed something are recorded, so a rule that keeps matching a
+    worker it already restricted leaves no new rows.
+    """
 
     rule = fields.ForeignKeyField("models.Rule", related_name="firings", on_delete=fields.CASCADE)
     account = fields.ForeignKeyField(
         "models.Account", related_name="rule_firings", on_delete=fields.CASCADE
     )
+    # None for a rule about the task itself (an automatic top-up of its budget).
     worker = fields.ForeignKeyField(
-        "models.Worker", related_name="rule_firings", on_delete=fields.CASCADE
+        "models.Worker", related_name="rule_firings", null=True, on_delete=fields.CASCADE
     )
     task = fields.ForeignKeyField(
         "models.Task", related_name="rule_firings", null=True, on_delete=fields.CASCADE
@@ -194,4 +199,7 @@ class RuleFiring(Entity):
         indexes = (
             Index(fields=("rule_id", "created_at"), name="rule_firing_rule_created"),
             Index(fields=("task_id", "created_at"), name="rule_firing_task_created"),
+            Index(
+                fields=("account_id", "worker_id", "created_at"), name="rule_firing_worker_created"
+            ),
         )

@@ -71,6 +71,8 @@ class Loaders:
     audit_lock: DataLoader[int, models.AuditLock | None] = field(
         default_factory=lambda: _grouped(audits.held_locks)
     )
+    skill: DataLoader[int, models.Skill] = field(default_factory=lambda: _loader(models.Skill))
+    rule: DataLoader[int, models.Rule] = field(default_factory=lambda: _loader(models.Rule))
     deliveries: DataLoader[int, list[models.WebhookDelivery]] = field(
         default_factory=lambda: _grouped(callbacks.deliveries_of)
     )

@@ -13,7 +13,9 @@ from gql_server.schema.callbacks import CallbackEvent
 from gql_server.schema.enums import OrderDirection
 from gql_server.schema.errors import BadInput
 from gql_server.schema.inputs import TaskFilter, TaskOrder
+from gql_server.schema.quality import Restriction, Skill
 from gql_server.schema.relay import Node, from_global_id, pk_of
+from gql_server.schema.rules import Rule, RuleFiring
 from gql_server.schema.types import (
     Account,
     Member,
@@ -63,6 +65,19 @@ async def _node_for_member(
     if type_name == "CallbackEvent" and principal.role in CanManage.roles:
         event = await models.OutboxEvent.get_or_none(id=pk, account_id=account_id)
         return CallbackEvent.from_model(event) if event else None
+    if type_name == "Skill":
+        skill = await models.Skill.get_or_none(id=pk, account_id=account_id)
+        return Skill.from_model(skill) if skill else None
+    if type_name == "Restriction":
+        restriction = await models.Restriction.get_or_none(id=pk, account_id=account_id)
+        return Restriction.from_model(restriction) if restriction else None
+    if type_name == "Rule":
+        rule = await models.Rule.get_or_none(id=pk, account_id=account_id)
+        return Rule.from_model(rule, (await info.context.account()).currency) if rule else None
+    if type_name == "RuleFiring":
+        firing = await models.RuleFiring.get_or_none(id=pk, account_id=account_id)
+        currency = (await info.context.account()).currency
+        return RuleFiring.from_model(firing, currency) if firing else None
     if type_name == "Account" and pk == account_id:
         return Account.from_model(await info.context.account())
     # Workers are global; a member sees those who have worked for the account.

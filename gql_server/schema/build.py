@@ -10,14 +10,18 @@ from strawberry.tools import merge_types
 from gql_server.resolvers.audits import AuditMutations, AuditQueries
 from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
+from gql_server.resolvers.quality import QualityMutations, QualityQueries
 from gql_server.resolvers.query import Query as FoundationQueries
 from gql_server.resolvers.review import ReviewMutations, ReviewQueries
+from gql_server.resolvers.rules import RuleMutations, RuleQueries
 from gql_server.resolvers.subscription import Subscription
 from gql_server.resolvers.task_admin import TaskAdminMutations
 from gql_server.resolvers.work import WorkMutations, WorkQueries
 from gql_server.schema.audits import Audit
 from gql_server.schema.callbacks import CallbackEvent, WebhookEndpoint
 from gql_server.schema.errors import ShapeErrors
+from gql_server.schema.quality import Restriction, Skill
+from gql_server.schema.rules import Rule, RuleFiring
 from gql_server.schema.scalars import SCALAR_MAP
 from gql_server.schema.types import Account, Member, Project, Task, Worker
 from gql_server.schema.work import Submission, Template
@@ -28,7 +32,16 @@ MAX_TOKENS = 5000
 
 
 Query = merge_types(
-    "Query", (FoundationQueries, ReviewQueries, WorkQueries, AuditQueries, CallbackQueries)
+    "Query",
+    (
+        FoundationQueries,
+        ReviewQueries,
+        WorkQueries,
+        AuditQueries,
+        CallbackQueries,
+        QualityQueries,
+        RuleQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -39,6 +52,8 @@ Mutation = merge_types(
         WorkMutations,
         AuditMutations,
         CallbackMutations,
+        QualityMutations,
+        RuleMutations,
     ),
 )
 
@@ -59,6 +74,10 @@ def build_schema() -> strawberry.Schema:
             Audit,
             CallbackEvent,
             WebhookEndpoint,
+            Skill,
+            Restriction,
+            Rule,
+            RuleFiring,
         ],
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

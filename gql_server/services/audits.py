@@ -24,7 +24,8 @@ from gql_server import clock
 from gql_server.models import Audit, AuditLock, Submission, Task
 from gql_server.models.enums import AuditOutcome
 from gql_server.rules.statistics import Interval, wilson_interval
-from gql_server.services import outbox, streams
+from gql_server.rules.vocabulary import Event
+from gql_server.services import outbox, rule_engine, streams
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.events import UnitOfWork, unit_of_work
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
@@ -436,6 +437,7 @@ async def submit_audit(
         await outbox.enqueue_submission_events(outbox.SUBMISSION_AUDITED, [current.id])
         lock = await AuditLock.get(submission_id=current.id)
         await _lock_event(work, lock, "released")
+        await rule_engine.run_for_submission(work, (Event.AUDIT,), current, task)
     return audit
 
 

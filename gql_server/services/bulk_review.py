@@ -16,7 +16,7 @@ from tortoise.connection import get_connection
 from tortoise.expressions import F
 
 from gql_server import clock
-from gql_server.models import Review, Submission, Task, TaskWorkerCounter
+from gql_server.models import Review, Submission, Task
 from gql_server.models.enums import (
     ActorKind,
     LedgerReason,
@@ -24,9 +24,10 @@ from gql_server.models.enums import (
     SubmissionState,
     TaskStatus,
 )
-from gql_server.services import ledger, outbox, streams
+from gql_server.rules.vocabulary import Event
+from gql_server.services import ledger, outbox, rule_engine, slots, streams
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError
-from gql_server.services.events import unit_of_work
+from gql_server.services.events import UnitOfWork, unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.task_lifecycle import close_if_done
@@ -196,8 +197,8 @@ async def bulk_review(
                 closed = [i for i in items if tasks[i.task_id].status == TaskStatus.CLOSED]
                 if closed:
                     await ledger.move_many(LedgerReason.RETURN, closed, actor, key)
-                await _free_rejected_slots(
-                    [i for i in items if tasks[i.task_id].reopen_rejected_slots]
+                await slots.release_slots(
+                    [i.submission_id for i in items if tasks[i.task_id].reopen_rejected_slots]
                 )
             await outbox.enqueue_submission_events(
                 outbox.SUBMISSION_REVIEWED, [row["id"] for row in rows]
@@ -208,6 +209,7 @@ async def bulk_review(
                     if row["task_id"] == task_id:
                         streams.emit_queue(work, task, row["id"], "removed")
                 await close_if_done(work, task_id)
+            await _run_rules(work, rows, decision)
             failures = await _explain_failures(
                 principal.account_id, set(wanted), {row["id"] for row in rows}
             )
@@ -219,6 +221,21 @@ async def bulk_review(
         return [ItemResult.from_json(item) for item in stored["items"]]
 
     return await once(idem, body, replay)
+
+
+async def _run_rules(
+    work: UnitOfWork, rows: list[dict[str, Any]], decision: ReviewDecision
+) -> None:
+    """The rules of each task once, for all its workers reviewed here (with their reviewed
+    submissions), over the history as it is after the whole bulk review."""
+    events = (
+        (Event.REVIEW, Event.PAYMENT) if decision == ReviewDecision.APPROVED else (Event.REVIEW,)
+    )
+    by_task: dict[int, dict[int, list[int]]] = {}
+    for row in rows:
+        by_task.setdefault(row["task_id"], {}).setdefault(row["worker_id"], []).append(row["id"])
+    for task_id, workers in sorted(by_task.items()):
+        await rule_engine.run_rules(work, events, task_id, workers)
 
 
 def _results(submission_ids: list[int | None], failures: dict[int, FieldError]) -> list[ItemResult]:
@@ -240,15 +257,3 @@ def _results(submission_ids: list[int | None], failures: dict[int, FieldError]) 
             seen.add(pk)
         results.append(ItemResult(index, pk, error is None, error))
     return results
-
-
-async def _free_rejected_slots(items: list[ledger.BulkItem]) -> None:
-    if not items:
-        return
-    await Submission.filter(id__in=[i.submission_id for i in items]).update(slot_released=True)
-    for task_id, count in Counter(i.task_id for i in items).items():
-        await Task.filter(id=task_id).update(slots_taken=F("slots_taken") - count)
-    for (task_id, worker_id), count in Counter((i.task_id, i.worker_id) for i in items).items():
-        await TaskWorkerCounter.filter(task_id=task_id, worker_id=worker_id).update(
-            slots_taken=F("slots_taken") - count
-        )

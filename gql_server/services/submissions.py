@@ -39,7 +39,8 @@ from gql_server.models.enums import (
     SubmissionState,
     TaskStatus,
 )
-from gql_server.services import eligibility, ledger, outbox, streams
+from gql_server.rules.vocabulary import Event
+from gql_server.services import eligibility, ledger, outbox, rule_engine, slots, streams
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.events import UnitOfWork, unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
@@ -167,16 +168,6 @@ async def _release(submission: Submission, actor: ledger.Actor) -> None:
         await _move(LedgerReason.RETURN, submission, submission.reward_minor, actor)
 
 
-async def _free_slot(submission: Submission) -> None:
-    await Submission.filter(id=submission.id, slot_released=False).update(slot_released=True)
-    await Task.filter(id=submission.task_id, slots_taken__gt=0).update(
-        slots_taken=F("slots_taken") - 1
-    )
-    await TaskWorkerCounter.filter(
-        task_id=submission.task_id, worker_id=submission.worker_id, slots_taken__gt=0
-    ).update(slots_taken=F("slots_taken") - 1)
-
-
 # --- worker side ------------------------------------------------------------------------
 
 
@@ -256,6 +247,8 @@ async def start_submission(
                 idem.key if idem else None,
             )
             await streams.emit_figures(work, task.id, "started")
+            # The start lowered the remaining budget: automatic top-ups.
+            await rule_engine.run_rules(work, (Event.BUDGET_CHANGE,), task)
             await recorder.complete({"submission_id": submission.id})
         return submission
 
@@ -306,7 +299,10 @@ async def submit_submission(
         streams.emit_queue(work, task, submission.id, "added")
         await outbox.enqueue_submission_events(outbox.SUBMISSION_SUBMITTED, [submission.id])
         submission = await Submission.get(id=submission.id)
-        if task.acceptance_mode == AcceptanceMode.AUTOMATIC:
+        # Before the automatic acceptance, so that automation may reject spam first.
+        await rule_engine.run_for_submission(work, (Event.SUBMISSION,), submission, task)
+        submission = await Submission.get(id=submission.id)
+        if task.acceptance_mode == AcceptanceMode.AUTOMATIC and submission.state == S.SUBMITTED:
             await _approve_in(work, submission, ledger.SYSTEM, None, None)
     return await Submission.get(id=submission.id)
 
@@ -406,6 +402,7 @@ async def _approve_in(
     actor: ledger.Actor,
     member_id: int | None,
     key: str | None,
+    rule_id: int | None = None,
 ) -> None:
     now = clock.now()
     if not await Submission.filter(id=submission.id, state=S.SUBMITTED).update(
@@ -423,6 +420,7 @@ async def _approve_in(
         decision=ReviewDecision.APPROVED,
         actor_kind=actor.kind,
         member_id=member_id,
+        rule_id=rule_id,
         created_at=now,
     )
     await _move(LedgerReason.PAY, submission, submission.reward_minor, actor, key)
@@ -430,6 +428,12 @@ async def _approve_in(
     task = await streams.emit_figures(work, submission.task_id, "approved")
     streams.emit_queue(work, task, submission.id, "removed")
     await close_if_done(work, task.id)
+    await rule_engine.run_for_submission(work, (Event.REVIEW, Event.PAYMENT), submission, task)
+
+
+async def approve_by_rule(work: UnitOfWork, submission: Submission, rule_id: int) -> None:
+    """A rule accepts a pending answer, in the transaction of the event that fired it."""
+    await _approve_in(work, submission, rule_engine.RULE_ACTOR, None, None, rule_id)
 
 
 async def approve_submission(
@@ -475,6 +479,7 @@ async def _reject_in(
     feedback: str,
     actor: ledger.Actor,
     member_id: int | None,
+    rule_id: int | None = None,
 ) -> None:
     now = clock.now()
     if not await Submission.filter(id=submission.id, state=S.SUBMITTED).update(
@@ -492,16 +497,25 @@ async def _reject_in(
         feedback=feedback,
         actor_kind=actor.kind,
         member_id=member_id,
+        rule_id=rule_id,
         created_at=now,
     )
     await _release(submission, actor)
     await outbox.enqueue_submission_events(outbox.SUBMISSION_REVIEWED, [submission.id])
     task = await Task.get(id=submission.task_id)
     if task.reopen_rejected_slots:
-        await _free_slot(submission)
+        await slots.release_slot(submission)
     task = await streams.emit_figures(work, task.id, "rejected")
     streams.emit_queue(work, task, submission.id, "removed")
     await close_if_done(work, task.id)
+    await rule_engine.run_for_submission(work, (Event.REVIEW,), submission, task)
+
+
+async def reject_by_rule(
+    work: UnitOfWork, submission: Submission, reason: str, rule_id: int
+) -> None:
+    """A rule declines a pending answer with the rule's reason as feedback."""
+    await _reject_in(work, submission, reason, rule_engine.RULE_ACTOR, None, rule_id)
 
 
 async def reject_submission(
@@ -581,22 +595,36 @@ async def pay_bonus(
             )
         async with unit_of_work() as work:
             await recorder.claim()
-            actor = _member_actor(principal)
-            await _draw_for_closed_task(submission, amount_minor, actor)
-            await _move(
-                LedgerReason.BONUS, submission, amount_minor, actor, idem.key if idem else None
+            await pay_bonus_in(
+                work, submission, amount_minor, _member_actor(principal), idem.key if idem else None
             )
-            await Submission.filter(id=submission.id).update(
-                paid_minor=F("paid_minor") + amount_minor,
-                updated_at=clock.now(),
-                version=F("version") + 1,
-            )
-            await streams.emit_figures(work, submission.task_id, "bonus")
-            await close_if_done(work, submission.task_id)
             await recorder.complete({"submission_id": submission.id})
         return await Submission.get(id=submission.id)
 
     return await once(idem, body, lambda stored: Submission.get(id=stored["submission_id"]))
+
+
+async def pay_bonus_in(
+    work: UnitOfWork,
+    submission: Submission,
+    amount_minor: int,
+    actor: ledger.Actor,
+    key: str | None,
+) -> None:
+    """Pay a bonus on paid work from the task's remaining, in the caller's transaction."""
+    await _draw_for_closed_task(submission, amount_minor, actor)
+    await _move(LedgerReason.BONUS, submission, amount_minor, actor, key)
+    await Submission.filter(id=submission.id).update(
+        paid_minor=F("paid_minor") + amount_minor,
+        updated_at=clock.now(),
+        version=F("version") + 1,
+    )
+    task = await streams.emit_figures(work, submission.task_id, "bonus")
+    # Before the closure check: a top-up may keep the task open.
+    await rule_engine.run_for_submission(
+        work, (Event.PAYMENT, Event.BUDGET_CHANGE), submission, task
+    )
+    await close_if_done(work, submission.task_id)
 
 
 async def resolve_dispute(
@@ -680,6 +708,10 @@ async def resolve_dispute(
             await outbox.enqueue_submission_events(outbox.SUBMISSION_REVIEWED, [submission.id])
             task = await streams.emit_figures(work, submission.task_id, "dispute_resolved")
             streams.emit_queue(work, task, submission.id, "removed")
+            # The resolution is a review; paying anything is a payment from the remaining
+            # (rules first: a top-up may keep the task open).
+            events = (Event.REVIEW, Event.PAYMENT, Event.BUDGET_CHANGE) if paid else (Event.REVIEW,)
+            await rule_engine.run_for_submission(work, events, submission, task)
             await close_if_done(work, task.id)
             await recorder.complete({"submission_id": submission.id})
         return await Submission.get(id=submission.id)
@@ -707,7 +739,7 @@ async def expire_started(limit: int = 500) -> int:
             ):
                 continue
             await _release(submission, ledger.SYSTEM)
-            await _free_slot(submission)
+            await slots.release_slot(submission)
             await streams.emit_figures(work, submission.task_id, "expired")
             await close_if_done(work, submission.task_id)
             expired += 1
