@@ -24,6 +24,7 @@ from gql_server.app import create_app
 from gql_server.models.enums import MemberRole
 from gql_server.services import accounts
 from gql_server.settings import Settings, load_settings
+from tests.graphql_client import Api
 
 
 def _with_database_name(url: str, name: str) -> str:
@@ -77,31 +78,6 @@ async def app(database: Settings) -> AsyncIterator[Any]:
     application = create_app(database, manage_database=False)
     async with application.router.lifespan_context(application):
         yield application
-
-
-class Api:
-    """A GraphQL client over HTTP against the in-process app."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def post(
-        self, query: str, variables: dict[str, Any] | None = None, key: str | None = None
-    ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        response = await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def data(
-        self, query: str, variables: dict[str, Any] | None = None, key: str | None = None
-    ) -> dict[str, Any]:
-        """The `data` of a query that must succeed without GraphQL errors."""
-        body = await self.post(query, variables, key)
-        assert "errors" not in body, body
-        return body["data"]
 
 
 @pytest_asyncio.fixture

@@ -21,6 +21,8 @@ import redis
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
+from tests.graphql_client import Api
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -129,28 +131,11 @@ def redis_server(workdir: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-class Http:
+class Http(Api):
     """GraphQL over HTTP against a running server."""
 
     def __init__(self, base: str) -> None:
-        self.client = httpx.AsyncClient(base_url=base, timeout=30)
-
-    async def post(
-        self, query: str, variables: dict[str, Any] | None = None, key: str | None = None
-    ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        response = await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def data(
-        self, query: str, variables: dict[str, Any] | None = None, key: str | None = None
-    ) -> dict[str, Any]:
-        body = await self.post(query, variables, key)
-        assert "errors" not in body, body
-        return body["data"]
+        super().__init__(httpx.AsyncClient(base_url=base, timeout=30))
 
 
 class LiveStream:

@@ -12,7 +12,7 @@ import pytest
 from gql_server.models.enums import MemberRole
 from gql_server.schema.relay import to_global_id
 from gql_server.services import accounts, submissions
-from tests.conftest import Api
+from tests.graphql_client import Api
 from tests.service_helpers import Requester, answer, new_requester, new_task, new_worker
 
 pytestmark = pytest.mark.usefixtures("database")

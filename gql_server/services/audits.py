@@ -234,12 +234,16 @@ async def start_audit_sample(
     tried: set[int] = set()
     # Another auditor may win some candidates between choosing and locking: choose again.
     for _ in range(3):
-        open_now = AuditLock.filter(_held(clock.now())).values("submission_id")
+        open_now = AuditLock.filter(_held(clock.now()), account_id=principal.account_id).values(
+            "submission_id"
+        )
+        choices = completed_submissions(principal.account_id, given).filter(
+            ~Q(id__in=Subquery(open_now))
+        )
+        if tried:
+            choices = choices.exclude(id__in=tried)
         candidates = (
-            await completed_submissions(principal.account_id, given)
-            .filter(~Q(id__in=Subquery(open_now)))
-            .exclude(id__in=tried or [0])
-            .annotate(draw=RawSQL("RANDOM()"))
+            await choices.annotate(draw=RawSQL("RANDOM()"))
             .order_by("draw")
             .limit((count - len(taken)) * 2)
         )
