@@ -215,21 +215,21 @@ async def test_bad_decisions_are_refused_and_keep_the_lock() -> None:
     member = await auditor(requester)
     lock = await audits.start_audit(member, submission.id)
     cases = [
-        (AuditDecision(AuditOutcome.REJECTED, "  "), ("input", "comments")),
-        (AuditDecision(AuditOutcome.FIXED, "fixed"), ("input", "correctedResponse")),
+        (AuditDecision(AuditOutcome.REJECTED, "  "), ("comments",)),
+        (AuditDecision(AuditOutcome.FIXED, "fixed"), ("corrected_response",)),
         (
             AuditDecision(AuditOutcome.FIXED, "", {"answer": "x", "extra": "y"}),
-            ("input", "correctedResponse", "extra"),
+            ("corrected_response", "extra"),
         ),
         (
             AuditDecision(AuditOutcome.FIXED, "", {"answer": ""}),
-            ("input", "correctedResponse", "answer"),
+            ("corrected_response", "answer"),
         ),
         (
             AuditDecision(AuditOutcome.ACCEPTED, "", {"answer": "x"}),
-            ("input", "correctedResponse"),
+            ("corrected_response",),
         ),
-        (AuditDecision(AuditOutcome.ACCEPTED, "x" * 5001), ("input", "comments")),
+        (AuditDecision(AuditOutcome.ACCEPTED, "x" * 5001), ("comments",)),
     ]
     for decision, field in cases:
         error = await expect_error(

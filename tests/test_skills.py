@@ -59,7 +59,7 @@ async def test_a_skill_name_is_unique_in_its_account() -> None:
     error = await expect_error(
         ErrorCode.DUPLICATE, skills.create_skill(requester.principal, "English level")
     )
-    assert error.errors[0].field == ("input", "name")
+    assert error.errors[0].field == ("name",)
     # Another account may use the same name.
     await skills.create_skill(other.principal, "English level")
     await expect_error(ErrorCode.VALIDATION, skills.create_skill(requester.principal, "  "))
@@ -137,7 +137,7 @@ async def test_a_value_is_from_0_to_100() -> None:
             ErrorCode.VALIDATION,
             skills.set_worker_skill(requester.principal, skill.id, worker.worker_id, value),
         )
-        assert error.errors[0].field == ("input", "value")
+        assert error.errors[0].field == ("value",)
     for value in (0, 100):
         row, changed = await skills.set_worker_skill(
             requester.principal, skill.id, worker.worker_id, value

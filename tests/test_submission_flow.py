@@ -756,7 +756,7 @@ async def test_bulk_approval_reports_each_item_in_input_order() -> None:
         ErrorCode.NOT_FOUND,
     ]
     assert [r.error.field for r in results if r.error] == [
-        ("input", "submissionIds", str(i)) for i in (1, 2, 4, 5, 7, 8)
+        ("submission_ids", i) for i in (1, 2, 4, 5, 7, 8)
     ]
     states = {s.id: (s.state, s.paid_minor) for s in await Submission.filter(id__in=ids[:8])}
     assert states[a.id] == states[b.id] == (S.APPROVED, 100)

@@ -33,12 +33,15 @@ async def mutate(
     return payload(**await present(result))
 
 
-async def query(action: Callable[[], Awaitable[T]]) -> T:
-    """Run a read; bad arguments become a BAD_USER_INPUT error."""
+async def query(action: Callable[[], Awaitable[T]], inside: tuple[str, ...] = ()) -> T:
+    """Run a read; bad arguments become a BAD_USER_INPUT error.
+
+    `inside`: the argument the use case's fields come from (a query's `input`), if any.
+    """
     try:
         return await action()
     except UseCaseError as error:
-        raise BadInput.from_use_case(error) from None
+        raise BadInput.from_use_case(error, inside) from None
 
 
 def filter_pk(global_id: str | None, type_name: str, name: str) -> int | None:

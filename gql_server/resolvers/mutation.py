@@ -68,9 +68,7 @@ def task_draft(given: CreateTaskInput) -> task_service.TaskDraft:
         acceptance_mode=given.acceptance_mode,
         auto_approval_delay_seconds=given.auto_approval_delay_seconds,
         targeting=targeting_draft(given.targeting),
-        batch_id=require_pk(given.batch_id, "Batch", "input", "batchId")
-        if given.batch_id
-        else None,
+        batch_id=require_pk(given.batch_id, "Batch", "batch_id") if given.batch_id else None,
         variant_group=given.variant_group,
         callback_url=given.callback_url,
         reopen_rejected_slots=given.reopen_rejected_slots,

@@ -40,7 +40,7 @@ def _optional_pk(global_id: strawberry.ID | None, type_name: str, name: str) -> 
     """An optional input id: None when absent; malformed or of another type: NOT_FOUND."""
     if global_id is None:
         return None
-    return require_pk(global_id, type_name, "input", name)
+    return require_pk(global_id, type_name, name)
 
 
 async def _skill(skill: models.Skill) -> dict[str, Any]:

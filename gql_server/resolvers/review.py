@@ -156,7 +156,7 @@ class ReviewMutations:
         member = info.context.member
 
         async def action() -> Any:
-            minor = amount(input.amount, (await info.context.account()).currency, "input", "amount")
+            minor = amount(input.amount, (await info.context.account()).currency, "amount")
             idem = IdempotencyKey.of(
                 member,
                 input.idempotency_key,
@@ -177,11 +177,7 @@ class ReviewMutations:
 
         async def action() -> Any:
             currency = (await info.context.account()).currency
-            minor = (
-                amount(input.amount, currency, "input", "amount")
-                if input.amount is not None
-                else None
-            )
+            minor = amount(input.amount, currency, "amount") if input.amount is not None else None
             idem = IdempotencyKey.of(
                 member,
                 input.idempotency_key,

@@ -15,6 +15,7 @@ from gql_server.models.enums import Currency
 from gql_server.resolvers.common import Info, filter_pk, mutate, page, query
 from gql_server.resolvers.permissions import CanManage, IsMember
 from gql_server.rules.metrics import Metric
+from gql_server.schema.errors import INPUT
 from gql_server.schema.relay import pk_of
 from gql_server.schema.rules import (
     CreateRuleInput,
@@ -65,7 +66,7 @@ def _conditions(
         return None
     found = []
     for index, condition in enumerate(given):
-        path = ("input", "conditions", str(index))
+        path = ("conditions", index)
         metric = Metric(condition.metric.value)
         data: dict[str, Any] = {"metric": metric.value, "operator": condition.operator.value}
         if is_money(metric):
@@ -106,7 +107,7 @@ def _action(
 ) -> dict[str, Any] | None:
     if given is None:
         return None
-    path = ("input", "action")
+    path = ("action",)
     data: dict[str, Any] = {"type": given.type.value}
     if given.skill_id is not None:
         data["skill_id"] = input_pk(given.skill_id, "Skill")
@@ -250,8 +251,7 @@ class RuleQueries:
                     raise UseCaseError.single(
                         ErrorCode.VALIDATION,
                         "Give a saved rule or a config to try, not both.",
-                        "input",
-                        "ruleId",
+                        "rule_id",
                     )
                 return await rules.dry_run(account_id, rule_id=input_pk(input.rule_id, "Rule"))
             return await rules.dry_run(
@@ -262,7 +262,7 @@ class RuleQueries:
                 ),
             )
 
-        result = await query(action)
+        result = await query(action, inside=INPUT)
         return RuleDryRun(
             evaluated_count=result.evaluated,
             matched_count=result.matched,

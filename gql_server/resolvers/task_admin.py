@@ -100,7 +100,7 @@ class TaskAdminMutations:
 
         async def action() -> Any:
             account = await info.context.account()
-            minor = amount(input.amount, account.currency, "input", "amount")
+            minor = amount(input.amount, account.currency, "amount")
             return await accounts.fund_account(
                 member.account_id,
                 member.member_id,
@@ -183,7 +183,7 @@ class TaskAdminMutations:
 
         async def action() -> Any:
             account = await info.context.account()
-            minor = amount(input.budget, account.currency, "input", "budget")
+            minor = amount(input.budget, account.currency, "budget")
             return await task_lifecycle.change_budget(
                 member,
                 pk_of(input.task_id, "Task"),

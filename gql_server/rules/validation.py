@@ -1,8 +1,8 @@
 """Checking a rule config as a caller sent it: the typed config, or every problem at once.
 
 Pure: whether a skill id names one of the account's skills is for the services to check.
-Field paths name the GraphQL input (camelCase, list indexes as strings), like the services'
-own FieldError paths, so they translate one to one.
+Field paths name the config's own fields (snake_case, list indexes as ints), like the
+services' FieldError paths; the API layer spells them as its inputs.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ NEEDS_MANUAL_REVIEW = frozenset(
     {ActionType.ACCEPT_ANSWERS, ActionType.DECLINE_ANSWERS, ActionType.APPROVE}
 )
 
-Path = tuple[str, ...]
-_INPUT_ORDER = ("type", "recentValues", "conditions", "action")
+Path = tuple[str | int, ...]
+_INPUT_ORDER = ("type", "recent_values", "conditions", "action")
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -57,8 +57,9 @@ class RuleError:
     field: Path
 
 
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
+def _label(segment: str | int) -> str:
+    """How a message names a field to a person: as clients spell it (camelCase)."""
+    head, *rest = str(segment).split("_")
     return head + "".join(part.title() for part in rest)
 
 
@@ -94,16 +95,16 @@ class _Check:
 
     def enum(self, kind: type[E], raw: object, path: Path) -> E | None:
         if raw is None:
-            self.fail(path, f"'{path[-1]}' is required.")
+            self.fail(path, f"'{_label(path[-1])}' is required.")
             return None
         try:
             return kind(raw)
         except ValueError:
-            self.fail(path, f"Unknown {path[-1]} {raw!r}; one of: {', '.join(kind)}.")
+            self.fail(path, f"Unknown {_label(path[-1])} {raw!r}; one of: {', '.join(kind)}.")
             return None
 
     def whole(self, raw: object, path: Path, *, low: int, high: int | None) -> int | None:
-        name = path[-1]
+        name = _label(path[-1])
         if raw is None:
             self.fail(path, f"'{name}' is required.")
             return None
@@ -119,7 +120,7 @@ class _Check:
         return None
 
     def text(self, raw: object, path: Path, *, required: bool) -> str | None:
-        name = path[-1]
+        name = _label(path[-1])
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if required:
                 self.fail(path, f"'{name}' must not be empty.")
@@ -143,12 +144,12 @@ class _Fields:
 
     def get(self, key: str) -> tuple[object, Path]:
         self.read.add(key)
-        return self.raw.get(key), (*self.path, _camel(key))
+        return self.raw.get(key), (*self.path, key)
 
     def refuse_unknown(self) -> None:
         for key, value in self.raw.items():
             if key not in self.read and value is not None:
-                self.check.fail((*self.path, _camel(str(key))), f"Unknown field '{key}'.")
+                self.check.fail((*self.path, str(key)), f"Unknown field '{key}'.")
 
 
 def parse_rule(
@@ -165,7 +166,7 @@ def parse_rule(
     whose tasks may differ.
     """
     check = _Check()
-    type_ = check.enum(TriggerType, rule_type, ("input", "type"))
+    type_ = check.enum(TriggerType, rule_type, ("type",))
     parsed_action = _action(check, action, type_, acceptance_mode)
     families: tuple[Family, ...] = ()
     if type_ is not None:
@@ -175,7 +176,7 @@ def parse_rule(
     parsed_conditions = _conditions(check, conditions, type_, families, window)
     if check.errors or type_ is None or parsed_action is None or parsed_conditions is None:
         # In the order of the input, though the action is read first (it decides the metrics).
-        return sorted(check.errors, key=lambda e: _INPUT_ORDER.index(e.field[1]))
+        return sorted(check.errors, key=lambda e: _INPUT_ORDER.index(str(e.field[0])))
     return RuleConfig(type_, window, parsed_conditions, parsed_action)
 
 
@@ -191,7 +192,7 @@ def load_rule(
         acceptance_mode=None,
     )
     if isinstance(config, list):
-        raise ValueError("; ".join(f"{'.'.join(e.field)}: {e.message}" for e in config))
+        raise ValueError("; ".join(f"{'.'.join(map(str, e.field))}: {e.message}" for e in config))
     return config
 
 
@@ -200,7 +201,7 @@ def _recent_values(
 ) -> int | None:
     if raw is None:
         return None
-    path: Path = ("input", "recentValues")
+    path: Path = ("recent_values",)
     if rule_type is not None and not any(f.windowed for f in families):
         check.fail(path, f"'recentValues' does not apply to {rule_type} rules.")
         return None
@@ -214,7 +215,7 @@ def _conditions(
     families: tuple[Family, ...],
     window: int | None,
 ) -> tuple[Condition, ...] | None:
-    path: Path = ("input", "conditions")
+    path: Path = ("conditions",)
     if raw is not None and not isinstance(raw, list | tuple):
         check.fail(path, "'conditions' must be a list of conditions.")
         return None
@@ -229,7 +230,7 @@ def _conditions(
     if len(families) == 1 and len(families_of(families[0].rule_type)) > 1:
         context += f" about {families[0].event}"
     parsed = [
-        _condition(check, item, (*path, str(index)), allowed, context, window)
+        _condition(check, item, (*path, index), allowed, context, window)
         for index, item in enumerate(raw)
     ]
     return tuple(c for c in parsed if c is not None) if all(parsed) else None
@@ -284,7 +285,7 @@ def _parameter(
             high = MAX_THRESHOLD_SECONDS if parameter is Parameter.THRESHOLD_SECONDS else None
             found = check.whole(raw, path, low=1, high=high)
         elif raw is not None:
-            check.fail(path, f"'{path[-1]}' does not apply to {metric}.")
+            check.fail(path, f"'{_label(path[-1])}' does not apply to {metric}.")
     return found
 
 
@@ -326,7 +327,7 @@ def _never_holds(
 def _action(
     check: _Check, raw: object, rule_type: TriggerType | None, acceptance_mode: str | None
 ) -> Action | None:
-    path: Path = ("input", "action")
+    path: Path = ("action",)
     if not raw:
         check.fail(path, "A rule needs an action.")
         return None

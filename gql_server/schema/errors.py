@@ -13,7 +13,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from gql_server.schema.enums import UserErrorCode
-from gql_server.services.errors import ErrorCode, UseCaseError
+from gql_server.services.errors import ErrorCode, FieldPath, UseCaseError, field_label
 
 
 @strawberry.type(description="An expected failure: the mutation changed nothing.")
@@ -23,9 +23,20 @@ class UserError:
     code: UserErrorCode
 
 
+# The one `input` argument of a mutation (and of a query that takes its arguments so).
+INPUT = ("input",)
+
+
+def input_path(field: FieldPath, prefix: tuple[str, ...] = ()) -> list[str]:
+    """A use case's field path as the API spells it: camelCase names, indexes as strings."""
+    return [*prefix, *(field_label(segment) for segment in field)] if field else []
+
+
 def user_errors(error: UseCaseError) -> list[UserError]:
+    """A mutation's expected failures, at the paths of its input."""
     return [
-        UserError(field=list(e.field) or None, message=e.message, code=e.code) for e in error.errors
+        UserError(field=input_path(e.field, INPUT) or None, message=e.message, code=e.code)
+        for e in error.errors
     ]
 
 
@@ -52,13 +63,18 @@ class BadInput(ApiError):
     code = "BAD_USER_INPUT"
 
     @classmethod
-    def from_use_case(cls, error: UseCaseError) -> BadInput:
+    def from_use_case(cls, error: UseCaseError, prefix: tuple[str, ...] = ()) -> BadInput:
+        """`prefix`: the argument the fields are inside of (a query's `input`), if any."""
         first = error.errors[0]
         return cls(
             str(error),
             {
                 "userErrors": [
-                    {"field": list(e.field), "message": e.message, "code": e.code.value}
+                    {
+                        "field": input_path(e.field, prefix),
+                        "message": e.message,
+                        "code": e.code.value,
+                    }
                     for e in error.errors
                 ],
                 "reason": first.code.value,

@@ -98,7 +98,7 @@ async def fund_account(
     """Add money to the account balance (payment providers are out of scope)."""
     if amount_minor <= 0:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, "'amount' must be more than zero.", "input", "amount"
+            ErrorCode.VALIDATION, "'amount' must be more than zero.", "amount"
         )
 
     async def body(recorder: Recorder) -> Account:
@@ -129,7 +129,7 @@ async def set_callback_url(principal: MemberPrincipal, url: str | None) -> Accou
         problem = outbox.check_callback_url(clean)
         if problem:
             raise UseCaseError.single(
-                ErrorCode.VALIDATION, f"'callbackUrl' {problem}", "input", "callbackUrl"
+                ErrorCode.VALIDATION, f"'callbackUrl' {problem}", "callback_url"
             )
     async with in_transaction():
         await Account.filter(id=principal.account_id).update(callback_url=clean or None)

@@ -137,8 +137,7 @@ def lease_of(seconds: int | None) -> timedelta:
             ErrorCode.VALIDATION,
             f"'leaseSeconds' must be within {int(MIN_LEASE.total_seconds())}.."
             f"{int(MAX_LEASE.total_seconds())}.",
-            "input",
-            "leaseSeconds",
+            "lease_seconds",
         )
     return lease
 
@@ -193,8 +192,7 @@ async def _completed_submission(account_id: int, submission_id: int | None) -> S
         raise UseCaseError.single(
             ErrorCode.INVALID_STATE,
             f"Only completed (approved) work is audited; this submission is {submission.state}.",
-            "input",
-            "submissionId",
+            "submission_id",
         )
     return submission
 
@@ -215,8 +213,7 @@ async def start_audit(
         ErrorCode.LOCKED,
         "Another auditor has this submission open"
         + (f" until {current.expires_at.isoformat()}." if current.expires_at else "."),
-        "input",
-        "submissionId",
+        "submission_id",
     )
 
 
@@ -227,7 +224,7 @@ async def start_audit_sample(
     that nobody has open, each under its own lock. Fewer come back when fewer are free."""
     if not 1 <= count <= MAX_SAMPLE:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, f"'count' must be within 1..{MAX_SAMPLE}.", "input", "count"
+            ErrorCode.VALIDATION, f"'count' must be within 1..{MAX_SAMPLE}.", "count"
         )
     lease = lease_of(lease_seconds)
     taken: list[AuditLock] = []
@@ -264,8 +261,7 @@ def _stale() -> UseCaseError:
         ErrorCode.STALE_LOCK,
         "This audit lock is no longer yours (it was released, or it expired and may have "
         "been taken by someone else); open the submission again.",
-        "input",
-        "fencingToken",
+        "fencing_token",
     )
 
 
@@ -288,7 +284,7 @@ async def renew_lock(
 ) -> AuditLock:
     lease = lease_of(lease_seconds)
     if submission_id is None:
-        raise not_found("Submission", "input", "submissionId")
+        raise not_found("Submission", "submission_id")
     now = clock.now()
     async with unit_of_work() as work:
         if not await AuditLock.filter(_mine(principal, submission_id, fencing_token, now)).update(
@@ -304,7 +300,7 @@ async def release_lock(
     principal: MemberPrincipal, submission_id: int | None, fencing_token: int
 ) -> AuditLock:
     if submission_id is None:
-        raise not_found("Submission", "input", "submissionId")
+        raise not_found("Submission", "submission_id")
     now = clock.now()
     async with unit_of_work() as work:
         if not await AuditLock.filter(_mine(principal, submission_id, fencing_token, now)).update(
@@ -355,7 +351,7 @@ def check_decision(decision: AuditDecision, requirements: list[dict[str, Any]]) 
             FieldError(
                 ErrorCode.VALIDATION,
                 f"'comments' is longer than {MAX_COMMENT} characters.",
-                ("input", "comments"),
+                ("comments",),
             )
         )
     if decision.outcome == AuditOutcome.REJECTED and not comments:
@@ -363,7 +359,7 @@ def check_decision(decision: AuditDecision, requirements: list[dict[str, Any]]) 
             FieldError(
                 ErrorCode.VALIDATION,
                 "A rejection needs comments that say what to do better.",
-                ("input", "comments"),
+                ("comments",),
             )
         )
     if decision.outcome == AuditOutcome.FIXED:
@@ -372,12 +368,12 @@ def check_decision(decision: AuditDecision, requirements: list[dict[str, Any]]) 
                 FieldError(
                     ErrorCode.VALIDATION,
                     "A fix needs the corrected response.",
-                    ("input", "correctedResponse"),
+                    ("corrected_response",),
                 )
             )
         else:
             errors.extend(
-                FieldError(e.code, e.message, ("input", "correctedResponse", *e.field[2:]))
+                FieldError(e.code, e.message, ("corrected_response", *e.field[1:]))
                 for e in validate_response(requirements, decision.corrected_response)
             )
     elif decision.corrected_response is not None:
@@ -385,7 +381,7 @@ def check_decision(decision: AuditDecision, requirements: list[dict[str, Any]]) 
             FieldError(
                 ErrorCode.VALIDATION,
                 "Only a FIXED audit carries a corrected response.",
-                ("input", "correctedResponse"),
+                ("corrected_response",),
             )
         )
     return errors

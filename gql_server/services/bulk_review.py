@@ -136,16 +136,16 @@ async def bulk_review(
 ) -> list[ItemResult]:
     if decision == ReviewDecision.REVISION_REQUESTED:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, "Bulk review approves or rejects.", "input", "decision"
+            ErrorCode.VALIDATION, "Bulk review approves or rejects.", "decision"
         )
     if not 1 <= len(submission_ids) <= MAX_ITEMS:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, f"Send 1 to {MAX_ITEMS} submission ids.", "input", "submissionIds"
+            ErrorCode.VALIDATION, f"Send 1 to {MAX_ITEMS} submission ids.", "submission_ids"
         )
     text = (feedback or "").strip() or None
     if decision == ReviewDecision.REJECTED and text is None:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, "A rejection needs feedback for the worker.", "input", "feedback"
+            ErrorCode.VALIDATION, "A rejection needs feedback for the worker.", "feedback"
         )
 
     async def body(recorder: Recorder) -> list[ItemResult]:
@@ -242,7 +242,7 @@ def _results(submission_ids: list[int | None], failures: dict[int, FieldError]) 
     results = []
     seen: set[int] = set()
     for index, pk in enumerate(submission_ids):
-        path = ("input", "submissionIds", str(index))
+        path = ("submission_ids", index)
         if pk is None:
             error = FieldError(ErrorCode.NOT_FOUND, "Submission not found.", path)
         elif pk in seen:

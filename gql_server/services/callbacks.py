@@ -214,7 +214,7 @@ async def redeliver_event(principal: MemberPrincipal, event_id: int | None) -> O
         else None
     )
     if event is None:
-        raise not_found("Callback event", "input", "eventId")
+        raise not_found("Callback event", "event_id")
     endpoint = (
         await WebhookEndpoint.get_or_none(id=event.endpoint_id) if event.endpoint_id else None
     )
@@ -222,8 +222,7 @@ async def redeliver_event(principal: MemberPrincipal, event_id: int | None) -> O
         raise UseCaseError.single(
             ErrorCode.INVALID_STATE,
             "The callback URL is disabled; enable it before asking for redelivery.",
-            "input",
-            "eventId",
+            "event_id",
         )
     now = clock.now()
     await OutboxEvent.filter(id=event.id).update(
@@ -243,7 +242,7 @@ async def enable_endpoint(principal: MemberPrincipal, endpoint_id: int | None) -
         else None
     )
     if endpoint is None:
-        raise not_found("Webhook endpoint", "input", "endpointId")
+        raise not_found("Webhook endpoint", "endpoint_id")
     await WebhookEndpoint.filter(id=endpoint.id).update(disabled_at=None, disabled_reason=None)
     return await WebhookEndpoint.get(id=endpoint.id)
 

@@ -43,8 +43,7 @@ class IdempotencyKey:
             raise UseCaseError.single(
                 ErrorCode.VALIDATION,
                 "'idempotencyKey' must be 1 to 255 characters.",
-                "input",
-                "idempotencyKey",
+                "idempotency_key",
             )
         canonical = json.dumps(
             {"operation": operation, "arguments": arguments}, sort_keys=True, default=str
@@ -88,8 +87,7 @@ async def _stored(idem: IdempotencyKey) -> dict[str, Any] | None:
         raise UseCaseError.single(
             ErrorCode.IDEMPOTENCY_MISMATCH,
             "This idempotency key was used with other arguments.",
-            "input",
-            "idempotencyKey",
+            "idempotency_key",
         )
     if record.status != IdempotencyStatus.DONE or record.response is None:
         raise UseCaseError.single(

@@ -16,16 +16,14 @@ async def create_project(principal: MemberPrincipal, name: str, description: str
     errors = []
     if not name or len(name) > 200:
         errors.append(
-            FieldError(
-                ErrorCode.VALIDATION, "'name' must be 1 to 200 characters.", ("input", "name")
-            )
+            FieldError(ErrorCode.VALIDATION, "'name' must be 1 to 200 characters.", ("name",))
         )
     if len(description) > 10_000:
         errors.append(
             FieldError(
                 ErrorCode.VALIDATION,
                 "'description' is longer than 10000 characters.",
-                ("input", "description"),
+                ("description",),
             )
         )
     if errors:
@@ -37,7 +35,7 @@ async def create_project(principal: MemberPrincipal, name: str, description: str
             )
     except IntegrityError:
         raise UseCaseError.single(
-            ErrorCode.DUPLICATE, f"A project named {name!r} already exists.", "input", "name"
+            ErrorCode.DUPLICATE, f"A project named {name!r} already exists.", "name"
         ) from None
 
 

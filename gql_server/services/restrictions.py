@@ -92,23 +92,22 @@ async def _target(
     if scope == RestrictionScope.TASK:
         if task_id is None:
             raise UseCaseError.single(
-                ErrorCode.VALIDATION, "A TASK restriction needs 'taskId'.", "input", "taskId"
+                ErrorCode.VALIDATION, "A TASK restriction needs 'taskId'.", "task_id"
             )
         task = await Task.get_or_none(id=task_id, account_id=account_id)
         if task is None:
-            raise not_found("Task", "input", "taskId")
+            raise not_found("Task", "task_id")
         return Target(scope, task.id, None, task.project_id)
     if scope == RestrictionScope.PROJECT:
         if project_id is None:
             raise UseCaseError.single(
                 ErrorCode.VALIDATION,
                 "A PROJECT restriction needs 'projectId'.",
-                "input",
-                "projectId",
+                "project_id",
             )
         project = await Project.get_or_none(id=project_id, account_id=account_id)
         if project is None:
-            raise not_found("Project", "input", "projectId")
+            raise not_found("Project", "project_id")
         return Target(scope, None, project.id)
     return Target(scope, None, None)
 
@@ -143,7 +142,7 @@ async def impose(
     """
     if days is not None and not 1 <= days <= MAX_DAYS:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, f"'days' must be from 1 to {MAX_DAYS}.", "input", "days"
+            ErrorCode.VALIDATION, f"'days' must be from 1 to {MAX_DAYS}.", "days"
         )
     target = await _target(account_id, scope, task_id, project_id)
     # Serialise restrictions of one worker (FOR NO KEY UPDATE does not block submissions).
@@ -205,30 +204,26 @@ def _validate_by_hand(
     errors = []
     if kind == RestrictionKind.SUSPENSION and scope != RestrictionScope.TASK:
         errors.append(
-            FieldError(
-                ErrorCode.VALIDATION, "A suspension applies to one task.", ("input", "scope")
-            )
+            FieldError(ErrorCode.VALIDATION, "A suspension applies to one task.", ("scope",))
         )
     if kind == RestrictionKind.BAN and scope == RestrictionScope.TASK:
         errors.append(
             FieldError(
                 ErrorCode.VALIDATION,
                 "A ban applies to a project or to the whole account; suspend in a task instead.",
-                ("input", "scope"),
+                ("scope",),
             )
         )
     if days is not None and not 1 <= days <= MAX_DAYS:
         errors.append(
-            FieldError(
-                ErrorCode.VALIDATION, f"'days' must be from 1 to {MAX_DAYS}.", ("input", "days")
-            )
+            FieldError(ErrorCode.VALIDATION, f"'days' must be from 1 to {MAX_DAYS}.", ("days",))
         )
     if len(reason) > REASON_MAX:
         errors.append(
             FieldError(
                 ErrorCode.VALIDATION,
                 f"'reason' is longer than {REASON_MAX} characters.",
-                ("input", "reason"),
+                ("reason",),
             )
         )
     return errors
@@ -256,7 +251,7 @@ async def restrict_worker(
         raise UseCaseError(errors)
     worker = await Worker.get_or_none(id=worker_id) if worker_id is not None else None
     if worker is None:
-        raise not_found("Worker", "input", "workerId")
+        raise not_found("Worker", "worker_id")
     async with in_transaction():
         restriction = await impose(
             account_id=principal.account_id,
@@ -287,7 +282,7 @@ async def get_restriction(account_id: int, restriction_id: int | None) -> Restri
         else None
     )
     if restriction is None:
-        raise not_found("Restriction", "input", "restrictionId")
+        raise not_found("Restriction", "restriction_id")
     return restriction
 
 

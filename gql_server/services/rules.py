@@ -30,7 +30,7 @@ from gql_server.rules.metrics import MONEY, SPECS, Loaded, MetricRef, Parameter
 from gql_server.rules.validation import RuleError, load_rule, parse_rule
 from gql_server.rules.vocabulary import Event, TriggerType
 from gql_server.services import rule_metrics
-from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
+from gql_server.services.errors import ErrorCode, FieldError, FieldPath, UseCaseError, not_found
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
 
@@ -62,13 +62,13 @@ class RuleScope:
     project_id: int | None = None
 
 
-def _money_conditions(draft: RuleDraft) -> set[str]:
+def _money_conditions(draft: RuleDraft) -> set[int]:
     """The indexes of conditions on money metrics, whose value is sent as 'amount'."""
     if not isinstance(draft.conditions, list | tuple):
         return set()
     money = {m.value for m, spec in SPECS.items() if spec.scale is MONEY}
     return {
-        str(index)
+        index
         for index, condition in enumerate(draft.conditions)
         if isinstance(condition, Mapping) and condition.get("metric") in money
     }
@@ -77,9 +77,9 @@ def _money_conditions(draft: RuleDraft) -> set[str]:
 def _field_errors(errors: Sequence[RuleError], draft: RuleDraft) -> list[FieldError]:
     money = _money_conditions(draft)
 
-    def field_of(path: tuple[str, ...]) -> tuple[str, ...]:
-        if len(path) == 4 and path[1] == "conditions" and path[2] in money and path[3] == "value":
-            return (*path[:3], "amount")
+    def field_of(path: FieldPath) -> FieldPath:
+        if len(path) == 3 and path[0] == "conditions" and path[1] in money and path[2] == "value":
+            return (*path[:2], "amount")
         return path
 
     return [FieldError(ErrorCode(e.code), e.message, field_of(e.field)) for e in errors]
@@ -96,30 +96,29 @@ async def _resolve_scope(account_id: int, scope: RuleScope) -> tuple[Task | None
         raise UseCaseError.single(
             ErrorCode.VALIDATION,
             "A rule belongs to a task or to a project: give exactly one of them.",
-            "input",
-            "taskId",
+            "task_id",
         )
     if scope.task_id is not None:
         task = await Task.get_or_none(id=scope.task_id, account_id=account_id)
         if task is None:
-            raise not_found("Task", "input", "taskId")
+            raise not_found("Task", "task_id")
         return task, await Project.get(id=task.project_id)
     project = await Project.get_or_none(id=scope.project_id, account_id=account_id)
     if project is None:
-        raise not_found("Project", "input", "projectId")
+        raise not_found("Project", "project_id")
     return None, project
 
 
-def _skill_references(draft: RuleDraft) -> list[tuple[int, tuple[str, ...]]]:
+def _skill_references(draft: RuleDraft) -> list[tuple[int, FieldPath]]:
     """The skill ids the draft names, with the input path of each."""
-    found: list[tuple[int, tuple[str, ...]]] = []
+    found: list[tuple[int, FieldPath]] = []
     key = Parameter.SKILL_ID.value
     if isinstance(draft.conditions, list | tuple):
         for index, condition in enumerate(draft.conditions):
             if isinstance(condition, Mapping) and isinstance(condition.get(key), int):
-                found.append((condition[key], ("input", "conditions", str(index), "skillId")))
+                found.append((condition[key], ("conditions", index, "skill_id")))
     if isinstance(draft.action, Mapping) and isinstance(draft.action.get(key), int):
-        found.append((draft.action[key], ("input", "action", "skillId")))
+        found.append((draft.action[key], ("action", "skill_id")))
     return found
 
 
@@ -161,7 +160,7 @@ def _name(name: str | None) -> str:
     text = " ".join((name or "").split())
     if len(text) > NAME_MAX:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, f"'name' is longer than {NAME_MAX} characters.", "input", "name"
+            ErrorCode.VALIDATION, f"'name' is longer than {NAME_MAX} characters.", "name"
         )
     return text
 
@@ -244,7 +243,7 @@ async def update_rule(
     unknown = set(changes) - CHANGEABLE
     if unknown:
         raise ValueError(f"not changeable: {sorted(unknown)}")
-    rule = await get_rule(principal.account_id, rule_id, "input", "ruleId")
+    rule = await get_rule(principal.account_id, rule_id, "rule_id")
     task = await Task.get(id=rule.task_id) if rule.task_id is not None else None
     draft = RuleDraft(
         type=changes.get("type", rule.type.value),
@@ -263,7 +262,7 @@ async def update_rule(
 
 
 async def set_rule_enabled(principal: MemberPrincipal, rule_id: int | None, enabled: bool) -> Rule:
-    rule = await get_rule(principal.account_id, rule_id, "input", "ruleId")
+    rule = await get_rule(principal.account_id, rule_id, "rule_id")
     if rule.enabled != enabled:
         await Rule.filter(id=rule.id).update(enabled=enabled, updated_at=clock.now())
     return await Rule.get(id=rule.id)
@@ -274,7 +273,7 @@ async def delete_rule(principal: MemberPrincipal, rule_id: int | None) -> int:
 
     Restrictions and skill values it set stay, no longer linked to it.
     """
-    rule = await get_rule(principal.account_id, rule_id, "input", "ruleId")
+    rule = await get_rule(principal.account_id, rule_id, "rule_id")
     async with in_transaction():
         await Rule.filter(id=rule.id).delete()
     return rule.id
@@ -364,7 +363,7 @@ async def dry_run(
 ) -> DryRun:
     """Evaluate a saved rule (`rule_id`) or a config (`scope` and `draft`) without acting."""
     if rule_id is not None:
-        rule = await get_rule(account_id, rule_id, "input", "ruleId")
+        rule = await get_rule(account_id, rule_id, "rule_id")
         task = await Task.get(id=rule.task_id) if rule.task_id is not None else None
         project_id = task.project_id if task is not None else rule.project_id
         assert project_id is not None
@@ -372,7 +371,7 @@ async def dry_run(
     else:
         if scope is None or draft is None:
             raise UseCaseError.single(
-                ErrorCode.VALIDATION, "Give a saved rule or a config to try.", "input", "ruleId"
+                ErrorCode.VALIDATION, "Give a saved rule or a config to try.", "rule_id"
             )
         task, project = await _resolve_scope(account_id, scope)
         project_id = project.id

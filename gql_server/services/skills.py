@@ -101,7 +101,7 @@ def _validate_skill(name: str | None, description: str | None) -> list[FieldErro
             FieldError(
                 ErrorCode.VALIDATION,
                 f"'name' must be 1 to {NAME_MAX} characters.",
-                ("input", "name"),
+                ("name",),
             )
         )
     if description is not None and len(description) > DESCRIPTION_MAX:
@@ -109,7 +109,7 @@ def _validate_skill(name: str | None, description: str | None) -> list[FieldErro
             FieldError(
                 ErrorCode.VALIDATION,
                 f"'description' is longer than {DESCRIPTION_MAX} characters.",
-                ("input", "description"),
+                ("description",),
             )
         )
     return errors
@@ -117,7 +117,7 @@ def _validate_skill(name: str | None, description: str | None) -> list[FieldErro
 
 def _duplicate(name: str) -> UseCaseError:
     return UseCaseError.single(
-        ErrorCode.DUPLICATE, f"A skill named {name!r} already exists.", "input", "name"
+        ErrorCode.DUPLICATE, f"A skill named {name!r} already exists.", "name"
     )
 
 
@@ -149,7 +149,7 @@ async def update_skill(
     description: str | None = None,
 ) -> Skill:
     """Rename or redescribe a skill; its scope is fixed once values exist."""
-    skill = await get_skill(principal.account_id, skill_id, "input", "skillId")
+    skill = await get_skill(principal.account_id, skill_id, "skill_id")
     if name is not None:
         name = " ".join(name.split())
     errors = _validate_skill(name, description)
@@ -194,15 +194,14 @@ async def set_worker_skill(
     Returns the current value and whether it changed (setting the value already in effect
     changes nothing and adds no history).
     """
-    skill = await get_skill(principal.account_id, skill_id, "input", "skillId")
+    skill = await get_skill(principal.account_id, skill_id, "skill_id")
     worker = await Worker.get_or_none(id=worker_id) if worker_id is not None else None
     if worker is None:
-        raise not_found("Worker", "input", "workerId")
+        raise not_found("Worker", "worker_id")
     if not MIN_VALUE <= value <= MAX_VALUE:
         raise UseCaseError.single(
             ErrorCode.VALIDATION,
             f"'value' must be from {MIN_VALUE} to {MAX_VALUE}.",
-            "input",
             "value",
         )
     async with in_transaction():

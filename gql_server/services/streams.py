@@ -401,11 +401,11 @@ def _not_found(what: str, field: str) -> UseCaseError:
 
 async def owned_task(account_id: int, task_id: int | None) -> int:
     if task_id is None or not await Task.exists(id=task_id, account_id=account_id):
-        raise _not_found("Task", "taskId")
+        raise _not_found("Task", "task_id")
     return task_id
 
 
 async def owned_batch(account_id: int, batch_id: int | None) -> int:
     if batch_id is None or not await Batch.exists(id=batch_id, account_id=account_id):
-        raise _not_found("Batch", "batchId")
+        raise _not_found("Batch", "batch_id")
     return batch_id

@@ -41,7 +41,7 @@ from gql_server.models.enums import (
 )
 from gql_server.rules.vocabulary import Event
 from gql_server.services import eligibility, ledger, outbox, rule_engine, slots, streams
-from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
+from gql_server.services.errors import ErrorCode, FieldError, Key, UseCaseError, not_found
 from gql_server.services.events import UnitOfWork, unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
@@ -92,12 +92,12 @@ def validate_response(
                 FieldError(
                     ErrorCode.VALIDATION,
                     f"The task asks for no proof named {name!r}.",
-                    ("input", "response", name),
+                    ("response", Key(name)),
                 )
             )
     for name, requirement in known.items():
         value = (response.get(name) or "").strip()
-        path = ("input", "response", name)
+        path = ("response", Key(name))
         if not value:
             if requirement["required"]:
                 errors.append(
@@ -174,7 +174,7 @@ async def _release(submission: Submission, actor: ledger.Actor) -> None:
 async def _visible_task(task_id: int | None) -> Task:
     task = await Task.get_or_none(id=task_id) if task_id is not None else None
     if task is None or task.status == TaskStatus.DRAFT:
-        raise not_found("Task", "input", "taskId")
+        raise not_found("Task", "task_id")
     return task
 
 
@@ -264,7 +264,7 @@ async def submit_submission(
         else None
     )
     if submission is None:
-        raise not_found("Submission", "input", "submissionId")
+        raise not_found("Submission", "submission_id")
     if not can_transition(submission.state, S.SUBMITTED):
         raise _invalid(submission.state, S.SUBMITTED)
     now = clock.now()
@@ -311,16 +311,14 @@ async def dispute_rejection(
     principal: WorkerPrincipal, submission_id: int | None, reason: str
 ) -> Submission:
     if not reason.strip():
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, "A dispute needs a reason.", "input", "reason"
-        )
+        raise UseCaseError.single(ErrorCode.VALIDATION, "A dispute needs a reason.", "reason")
     submission = (
         await Submission.get_or_none(id=submission_id, worker_id=principal.worker_id)
         if submission_id
         else None
     )
     if submission is None:
-        raise not_found("Submission", "input", "submissionId")
+        raise not_found("Submission", "submission_id")
     if submission.state != S.REJECTED:
         raise _invalid(submission.state, S.DISPUTED)
     if await Dispute.filter(submission_id=submission.id).exists():
@@ -344,7 +342,7 @@ async def rate_task(
     principal: WorkerPrincipal, task_id: int | None, clarity: int, fairness: int, comment: str = ""
 ) -> TaskRating:
     errors = [
-        FieldError(ErrorCode.VALIDATION, f"'{name}' is from 1 to 5.", ("input", name))
+        FieldError(ErrorCode.VALIDATION, f"'{name}' is from 1 to 5.", (name,))
         for name, value in (("clarity", clarity), ("fairness", fairness))
         if not 1 <= value <= 5
     ]
@@ -353,7 +351,7 @@ async def rate_task(
             FieldError(
                 ErrorCode.VALIDATION,
                 "'comment' is longer than 2000 characters.",
-                ("input", "comment"),
+                ("comment",),
             )
         )
     if errors:
@@ -392,7 +390,7 @@ async def get_submission(account_id: int, submission_id: int | None) -> Submissi
         else None
     )
     if submission is None:
-        raise not_found("Submission", "input", "submissionId")
+        raise not_found("Submission", "submission_id")
     return submission
 
 
@@ -464,11 +462,11 @@ def _feedback(feedback: str, what: str) -> str:
     text = feedback.strip()
     if not text:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, f"{what} needs feedback for the worker.", "input", "feedback"
+            ErrorCode.VALIDATION, f"{what} needs feedback for the worker.", "feedback"
         )
     if len(text) > 5000:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, "'feedback' is longer than 5000 characters.", "input", "feedback"
+            ErrorCode.VALIDATION, "'feedback' is longer than 5000 characters.", "feedback"
         )
     return text
 
@@ -583,7 +581,7 @@ async def pay_bonus(
     """A bonus to the worker of a paid submission, spent from the task's remaining budget."""
     if amount_minor <= 0:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, "'amount' must be more than zero.", "input", "amount"
+            ErrorCode.VALIDATION, "'amount' must be more than zero.", "amount"
         )
 
     async def body(recorder: Recorder) -> Submission:
@@ -638,15 +636,15 @@ async def resolve_dispute(
     """UPHELD -> REJECTED; OVERTURNED -> APPROVED and paid; PARTIALLY_PAID -> paid `amount`."""
     if resolution == DisputeStatus.OPEN:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, "Choose how the dispute is resolved.", "input", "resolution"
+            ErrorCode.VALIDATION, "Choose how the dispute is resolved.", "resolution"
         )
     if resolution == DisputeStatus.PARTIALLY_PAID and (amount_minor is None or amount_minor <= 0):
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, "A partial payment needs an amount above zero.", "input", "amount"
+            ErrorCode.VALIDATION, "A partial payment needs an amount above zero.", "amount"
         )
     if resolution != DisputeStatus.PARTIALLY_PAID and amount_minor is not None:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, "Only a partial payment takes an amount.", "input", "amount"
+            ErrorCode.VALIDATION, "Only a partial payment takes an amount.", "amount"
         )
 
     async def body(recorder: Recorder) -> Submission:
@@ -660,7 +658,6 @@ async def resolve_dispute(
             raise UseCaseError.single(
                 ErrorCode.VALIDATION,
                 "A partial payment cannot exceed the reward.",
-                "input",
                 "amount",
             )
         target = {

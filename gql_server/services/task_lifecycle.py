@@ -98,7 +98,7 @@ async def publish_task(
             )
         if task.expires_at is not None and task.expires_at <= clock.now():
             raise UseCaseError.single(
-                ErrorCode.VALIDATION, "The task's expiry time has passed.", "input", "taskId"
+                ErrorCode.VALIDATION, "The task's expiry time has passed.", "task_id"
             )
         async with unit_of_work() as work:
             await recorder.claim()
@@ -189,9 +189,7 @@ async def change_budget(
     is neither committed nor spent; if what is left cannot fund a reward, the task closes.
     """
     if new_budget_minor < 0:
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, "'budget' cannot be negative.", "input", "budget"
-        )
+        raise UseCaseError.single(ErrorCode.VALIDATION, "'budget' cannot be negative.", "budget")
 
     async def body(recorder: Recorder) -> Task:
         task = await get_task(principal.account_id, task_id)
@@ -201,7 +199,7 @@ async def change_budget(
             )
         if task.status == TaskStatus.DRAFT and new_budget_minor < task.reward_minor:
             raise UseCaseError.single(
-                ErrorCode.VALIDATION, "'budget' must fund at least one reward.", "input", "budget"
+                ErrorCode.VALIDATION, "'budget' must fund at least one reward.", "budget"
             )
         async with unit_of_work() as work:
             await recorder.claim()
@@ -226,7 +224,6 @@ async def _move_budget(
         raise UseCaseError.single(
             ErrorCode.INSUFFICIENT_FUNDS,
             "The budget cannot go below what is already committed and spent.",
-            "input",
             "budget",
         )
     delta = new_budget_minor - current.budget_minor

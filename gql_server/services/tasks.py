@@ -14,7 +14,7 @@ from gql_server import clock
 from gql_server.models import Account, Batch, Project, Skill, Task, Template, Worker
 from gql_server.models.enums import AcceptanceMode, Currency, ProofKind, TaskStatus
 from gql_server.services import outbox
-from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
+from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, field_label, not_found
 from gql_server.services.money import AmountError, format_amount, parse_amount
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
@@ -87,7 +87,9 @@ def _text(
     if value is None or value.strip() == "":
         if required:
             errors.append(
-                FieldError(ErrorCode.VALIDATION, f"'{name}' must not be empty.", ("input", name))
+                FieldError(
+                    ErrorCode.VALIDATION, f"'{field_label(name)}' must not be empty.", (name,)
+                )
             )
         return None
     value = value.strip()
@@ -95,8 +97,8 @@ def _text(
         errors.append(
             FieldError(
                 ErrorCode.VALIDATION,
-                f"'{name}' is longer than {max_len} characters.",
-                ("input", name),
+                f"'{field_label(name)}' is longer than {max_len} characters.",
+                (name,),
             )
         )
     return value
@@ -109,8 +111,8 @@ def _count(
         errors.append(
             FieldError(
                 ErrorCode.VALIDATION,
-                f"'{path[-1]}' must be from {low} to {high}.",
-                ("input", *path),
+                f"'{field_label(path[-1])}' must be from {low} to {high}.",
+                path,
             )
         )
 
@@ -120,8 +122,8 @@ def _percentage(errors: list[FieldError], value: float | None, path: tuple[str, 
         errors.append(
             FieldError(
                 ErrorCode.VALIDATION,
-                f"'{path[-1]}' is a percentage from 0 to 100.",
-                ("input", *path),
+                f"'{field_label(path[-1])}' is a percentage from 0 to 100.",
+                path,
             )
         )
 
@@ -135,7 +137,7 @@ def _country_list(errors: list[FieldError], values: list[str], name: str) -> lis
                 FieldError(
                     ErrorCode.VALIDATION,
                     f"{raw!r} is not an ISO 3166-1 alpha-2 country code.",
-                    ("input", "targeting", name, str(index)),
+                    ("targeting", name, index),
                 )
             )
         codes.append(code)
@@ -154,7 +156,7 @@ def validate_task_draft(
         ),
         "category": _text(errors, draft.category, "category", max_len=100, required=False),
         "variant_group": _text(
-            errors, draft.variant_group, "variantGroup", max_len=100, required=False
+            errors, draft.variant_group, "variant_group", max_len=100, required=False
         ),
     }
 
@@ -163,7 +165,7 @@ def validate_task_draft(
         try:
             amount = parse_amount(raw, currency)
         except AmountError as exc:
-            errors.append(FieldError(ErrorCode.VALIDATION, str(exc), ("input", name)))
+            errors.append(FieldError(ErrorCode.VALIDATION, str(exc), (name,)))
             continue
         if name == "reward":
             reward = amount
@@ -171,20 +173,16 @@ def validate_task_draft(
             budget = amount
     if reward is not None and reward <= 0:
         errors.append(
-            FieldError(
-                ErrorCode.VALIDATION, "'reward' must be more than zero.", ("input", "reward")
-            )
+            FieldError(ErrorCode.VALIDATION, "'reward' must be more than zero.", ("reward",))
         )
     elif reward is not None and budget is not None and budget < reward:
         errors.append(
-            FieldError(
-                ErrorCode.VALIDATION, "'budget' must fund at least one reward.", ("input", "budget")
-            )
+            FieldError(ErrorCode.VALIDATION, "'budget' must fund at least one reward.", ("budget",))
         )
     values["reward_minor"], values["requested_budget_minor"] = reward, budget
 
-    _count(errors, draft.max_submissions, ("maxSubmissions",), 1, 1_000_000)
-    _count(errors, draft.max_submissions_per_worker, ("maxSubmissionsPerWorker",), 1, 10_000)
+    _count(errors, draft.max_submissions, ("max_submissions",), 1, 1_000_000)
+    _count(errors, draft.max_submissions_per_worker, ("max_submissions_per_worker",), 1, 10_000)
     if (
         draft.max_submissions is not None
         and draft.max_submissions >= 1
@@ -194,14 +192,14 @@ def validate_task_draft(
             FieldError(
                 ErrorCode.VALIDATION,
                 "'maxSubmissionsPerWorker' cannot exceed 'maxSubmissions'.",
-                ("input", "maxSubmissionsPerWorker"),
+                ("max_submissions_per_worker",),
             )
         )
-    _count(errors, draft.daily_submission_limit, ("dailySubmissionLimit",), 1, 1_000_000)
+    _count(errors, draft.daily_submission_limit, ("daily_submission_limit",), 1, 1_000_000)
     _count(
         errors,
         draft.time_limit_seconds,
-        ("timeLimitSeconds",),
+        ("time_limit_seconds",),
         int(MIN_TIME_LIMIT.total_seconds()),
         int(MAX_TIME_LIMIT.total_seconds()),
     )
@@ -210,7 +208,7 @@ def validate_task_draft(
         _count(
             errors,
             delay,
-            ("autoApprovalDelaySeconds",),
+            ("auto_approval_delay_seconds",),
             int(MIN_AUTO_APPROVAL_DELAY.total_seconds()),
             int(MAX_AUTO_APPROVAL_DELAY.total_seconds()),
         )
@@ -227,9 +225,7 @@ def validate_task_draft(
 
     if draft.expires_at is not None and draft.expires_at <= now:
         errors.append(
-            FieldError(
-                ErrorCode.VALIDATION, "'expiresAt' must be in the future.", ("input", "expiresAt")
-            )
+            FieldError(ErrorCode.VALIDATION, "'expiresAt' must be in the future.", ("expires_at",))
         )
     if (
         draft.starts_at is not None
@@ -240,7 +236,7 @@ def validate_task_draft(
             FieldError(
                 ErrorCode.VALIDATION,
                 "'startsAt' must be before 'expiresAt'.",
-                ("input", "startsAt"),
+                ("starts_at",),
             )
         )
     values.update(starts_at=draft.starts_at, expires_at=draft.expires_at)
@@ -252,11 +248,11 @@ def validate_task_draft(
             FieldError(
                 ErrorCode.VALIDATION,
                 f"At most {MAX_PROOF_REQUIREMENTS} proof requirements.",
-                ("input", "proofRequirements"),
+                ("proof_requirements",),
             )
         )
     for index, proof in enumerate(draft.proof_requirements):
-        path = ("input", "proofRequirements", str(index), "name")
+        path = ("proof_requirements", index, "name")
         name = proof.name.strip()
         if not name or len(name) > 100:
             errors.append(
@@ -283,9 +279,7 @@ def validate_task_draft(
         problem = outbox.check_callback_url(draft.callback_url)
         if problem:
             errors.append(
-                FieldError(
-                    ErrorCode.VALIDATION, f"'callbackUrl' {problem}", ("input", "callbackUrl")
-                )
+                FieldError(ErrorCode.VALIDATION, f"'callbackUrl' {problem}", ("callback_url",))
             )
     values["callback_url"] = draft.callback_url
 
@@ -294,26 +288,26 @@ def validate_task_draft(
 
 
 def _validate_targeting(errors: list[FieldError], targeting: TargetingDraft) -> dict[str, Any]:
-    allowed = _country_list(errors, targeting.countries_allowed, "countriesAllowed")
-    denied = _country_list(errors, targeting.countries_denied, "countriesDenied")
+    allowed = _country_list(errors, targeting.countries_allowed, "countries_allowed")
+    denied = _country_list(errors, targeting.countries_denied, "countries_denied")
     if set(allowed) & set(denied):
         errors.append(
             FieldError(
                 ErrorCode.VALIDATION,
                 "A country cannot be both allowed and denied.",
-                ("input", "targeting", "countriesDenied"),
+                ("targeting", "countries_denied"),
             )
         )
-    _percentage(errors, targeting.min_approval_rate, ("targeting", "minApprovalRate"))
+    _percentage(errors, targeting.min_approval_rate, ("targeting", "min_approval_rate"))
     _percentage(
         errors,
         targeting.previous_performers_min_approval_rate,
-        ("targeting", "previousPerformersMinApprovalRate"),
+        ("targeting", "previous_performers_min_approval_rate"),
     )
-    _count(errors, targeting.min_reviewed_count, ("targeting", "minReviewedCount"), 0, 1_000_000)
+    _count(errors, targeting.min_reviewed_count, ("targeting", "min_reviewed_count"), 0, 1_000_000)
     filters = []
     for index, skill_filter in enumerate(targeting.skill_filters):
-        path = ("input", "targeting", "skillFilters", str(index))
+        path = ("targeting", "skill_filters", index)
         if skill_filter.operator not in SKILL_OPERATORS:
             errors.append(
                 FieldError(ErrorCode.VALIDATION, "Unknown skill operator.", (*path, "operator"))
@@ -338,7 +332,7 @@ def _validate_targeting(errors: list[FieldError], targeting: TargetingDraft) -> 
             FieldError(
                 ErrorCode.VALIDATION,
                 f"At most {MAX_INVITED_WORKERS} invited workers.",
-                ("input", "targeting", "invitedWorkerIds"),
+                ("targeting", "invited_worker_ids"),
             )
         )
     return {
@@ -360,12 +354,12 @@ async def _check_references(
         project_id is None
         or not await Project.filter(id=project_id, account_id=account_id).exists()
     ):
-        errors.append(FieldError(ErrorCode.NOT_FOUND, "Project not found.", ("input", "projectId")))
+        errors.append(FieldError(ErrorCode.NOT_FOUND, "Project not found.", ("project_id",)))
     if (
         draft.batch_id is not None
         and not await Batch.filter(id=draft.batch_id, account_id=account_id).exists()
     ):
-        errors.append(FieldError(ErrorCode.NOT_FOUND, "Batch not found.", ("input", "batchId")))
+        errors.append(FieldError(ErrorCode.NOT_FOUND, "Batch not found.", ("batch_id",)))
     for index, skill_filter in enumerate(draft.targeting.skill_filters):
         if (
             skill_filter.skill_id is None
@@ -375,7 +369,7 @@ async def _check_references(
                 FieldError(
                     ErrorCode.NOT_FOUND,
                     "Skill not found.",
-                    ("input", "targeting", "skillFilters", str(index), "skillId"),
+                    ("targeting", "skill_filters", index, "skill_id"),
                 )
             )
     invited = draft.targeting.invited_worker_ids
@@ -392,7 +386,7 @@ async def _check_references(
                     FieldError(
                         ErrorCode.NOT_FOUND,
                         "Worker not found.",
-                        ("input", "targeting", "invitedWorkerIds", str(index)),
+                        ("targeting", "invited_worker_ids", index),
                     )
                 )
 
@@ -424,7 +418,7 @@ async def get_task(account_id: int, task_id: int | None) -> Task:
         await Task.get_or_none(id=task_id, account_id=account_id) if task_id is not None else None
     )
     if task is None:
-        raise not_found("Task", "input", "taskId")
+        raise not_found("Task", "task_id")
     return task
 
 
@@ -571,7 +565,7 @@ async def save_as_template(principal: MemberPrincipal, task_id: int | None, name
     name = name.strip()
     if not name or len(name) > 200:
         raise UseCaseError.single(
-            ErrorCode.VALIDATION, "'name' must be 1 to 200 characters.", "input", "name"
+            ErrorCode.VALIDATION, "'name' must be 1 to 200 characters.", "name"
         )
     account = await Account.get(id=principal.account_id)
     config = draft_to_json(draft_from_task(task, account.currency))
@@ -582,7 +576,7 @@ async def save_as_template(principal: MemberPrincipal, task_id: int | None, name
             )
     except IntegrityError:
         raise UseCaseError.single(
-            ErrorCode.DUPLICATE, f"A template named {name!r} exists.", "input", "name"
+            ErrorCode.DUPLICATE, f"A template named {name!r} exists.", "name"
         ) from None
 
 
@@ -598,7 +592,7 @@ async def create_from_template(
         else None
     )
     if template is None:
-        raise not_found("Template", "input", "templateId")
+        raise not_found("Template", "template_id")
     task = await create_task(
         principal, project_id, replace(draft_from_json(template.config), **changes)
     )
