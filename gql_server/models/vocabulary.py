@@ -1,0 +1,54 @@
+"""The product's words that several features share, each defined once (SPEC section 2).
+
+State groups and the figures built on them live here, next to the enums, so that the
+review queue, targeting, the rule metrics, audits and the API all mean the same thing by
+"paid", "pending", "live" or "held". Where two features must count differently, they
+use two names, and the difference is said where they are defined.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.expressions import Q
+
+from gql_server.models.enums import SubmissionState, TaskStatus
+
+S = SubmissionState
+
+# A task that can still change: open for work, or paused. Closed tasks and drafts are not.
+LIVE_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.PAUSED)
+
+# Work waiting for the requester's pay decision: the review queue.
+PENDING_REVIEW_STATES = (S.SUBMITTED,)
+
+# Work the worker was paid for: its reward in full, or a part of it after a dispute.
+# Bonuses go with paid work only.
+PAID_STATES = (S.APPROVED, S.PARTIALLY_PAID)
+
+# Completed work, the population audits sample from (SPEC section 7): the paid work,
+# completed when it was approved.
+COMPLETED_STATES = PAID_STATES
+
+# Targeting's "reviewed" and "approval rate" (experience, minimum approval rate): final
+# pay outcomes only. A disputed rejection is not final yet, so it is not counted; a
+# partial payment counts as approved, since the worker was paid for the work.
+FINAL_REVIEW_STATES = (S.APPROVED, S.REJECTED, S.PARTIALLY_PAID)
+TARGETING_APPROVED_STATES = PAID_STATES
+
+# The rule metrics' "accepted" and "rejected" (REVIEW_RESULTS rules, from the seeds'
+# quality control): whether the work was accepted as delivered. A rule judges quality, so
+# a dispute (a rejection the worker contests) and a partial payment both count as
+# rejected work, unlike targeting, which asks whether the worker delivered paid work.
+RULE_ACCEPTED_STATES = (S.APPROVED,)
+RULE_REJECTED_STATES = (S.REJECTED, S.DISPUTED, S.PARTIALLY_PAID)
+
+
+def percent(part: int, whole: int) -> float | None:
+    """`part` of `whole` in percent; None when there is no `whole` (not 0, not an error)."""
+    return None if whole == 0 else 100.0 * part / whole
+
+
+def lock_held(now: datetime) -> Q:
+    """An audit lock is held: it has a holder, was not released, and its lease runs."""
+    return Q(holder_id__isnull=False, released_at__isnull=True, expires_at__gt=now)
