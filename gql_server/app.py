@@ -22,7 +22,7 @@ from gql_server import db
 from gql_server.export import audit_export
 from gql_server.resolvers.context import Context
 from gql_server.schema.build import schema
-from gql_server.services import api_keys, background, events
+from gql_server.services import api_keys, background, streams
 from gql_server.services.principals import Principal
 from gql_server.settings import Settings
 from gql_server.subscriptions.hub import BroadcastHub, install_hub
@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         if manage_database:
             await db.open_database(settings)
         await hub.connect()
-        previous = events.install_publisher(hub)
+        previous = streams.install_publisher(hub)
         previous_hub = install_hub(hub)
         stop = asyncio.Event()
         sweeps = (
@@ -90,7 +90,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             stop.set()
             if sweeps is not None:
                 await sweeps
-            events.install_publisher(previous)
+            streams.install_publisher(previous)
             install_hub(previous_hub)
             await hub.disconnect()
             if manage_database:

@@ -9,6 +9,7 @@ from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate
 
+from gql_server.services import handlers
 from gql_server.settings import Settings, load_settings
 
 MODELS_MODULE = "gql_server.models"
@@ -49,9 +50,11 @@ async def open_database(settings: Settings, *, global_fallback: bool = True) -> 
     """Open the connections the app uses.
 
     Starlette runs requests in other tasks than the lifespan, so the context is also made
-    the process-wide fallback.
+    the process-wide fallback. What follows domain events is installed with it, so that no
+    entry point can change data without it.
     """
     _ensure_sqlite_folder(settings)
+    handlers.install()
     return await Tortoise.init(
         config=tortoise_config(settings), _enable_global_fallback=global_fallback
     )

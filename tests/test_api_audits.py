@@ -11,7 +11,7 @@ import pytest
 
 from gql_server.models.enums import MemberRole
 from gql_server.schema.relay import to_global_id
-from gql_server.services import accounts, submissions
+from gql_server.services import accounts, review, submissions
 from tests.graphql_client import Api
 from tests.service_helpers import Requester, answer, new_requester, new_task, new_worker
 
@@ -45,7 +45,7 @@ async def approved(requester: Requester, count: int, **task: Any) -> tuple[str, 
         worker = await new_worker()
         started = await submissions.start_submission(worker, created.id)
         await submissions.submit_submission(worker, started.id, answer(f"answer {n}"))
-        await submissions.approve_submission(requester.principal, started.id)
+        await review.approve_submission(requester.principal, started.id)
         ids.append(to_global_id("Submission", started.id))
     return to_global_id("Task", created.id), ids
 

@@ -10,7 +10,7 @@ import pytest
 
 from gql_server.models import Audit, AuditLock, Batch, OutboxEvent, Submission
 from gql_server.models.enums import AuditOutcome, MemberRole
-from gql_server.services import accounts, audits, submissions
+from gql_server.services import accounts, audits, review, submissions
 from gql_server.services.audits import AuditDecision, AuditFilter, AuditStatusFilter
 from gql_server.services.errors import ErrorCode
 from gql_server.services.principals import MemberPrincipal
@@ -47,7 +47,7 @@ async def completed(requester: Requester, count: int, **task_changes: object) ->
         worker = await new_worker()
         started = await submissions.start_submission(worker, task.id)
         await submissions.submit_submission(worker, started.id, answer(f"answer {n}"))
-        done.append(await submissions.approve_submission(requester.principal, started.id))
+        done.append(await review.approve_submission(requester.principal, started.id))
     return done
 
 
@@ -306,7 +306,7 @@ async def test_completed_work_is_counted_in_its_los_angeles_week() -> None:
             started = await submissions.start_submission(worker, task.id)
             await submissions.submit_submission(worker, started.id, answer())
             clock.set(moment)
-            ids.append((await submissions.approve_submission(requester.principal, started.id)).id)
+            ids.append((await review.approve_submission(requester.principal, started.id)).id)
     week = AuditFilter(task_id=task.id, week_of=date(2026, 10, 28))
     inside = await audits.completed_submissions(requester.account_id, week).values_list(
         "id", flat=True

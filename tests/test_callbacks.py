@@ -24,7 +24,7 @@ from werkzeug import Request, Response
 
 from gql_server.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from gql_server.models.enums import OutboxStatus
-from gql_server.services import callbacks, outbox, submissions
+from gql_server.services import callbacks, outbox, review, submissions
 from gql_server.services.callback_guard import callback_client, refusal, resolve_public
 from gql_server.services.callbacks import CallbackSender
 from gql_server.services.errors import ErrorCode
@@ -76,7 +76,7 @@ async def reviewed_submission(requester: Requester, url: str) -> int:
     worker = await new_worker()
     started = await submissions.start_submission(worker, task.id)
     await submissions.submit_submission(worker, started.id, answer())
-    await submissions.approve_submission(requester.principal, started.id)
+    await review.approve_submission(requester.principal, started.id)
     return started.id
 
 

@@ -17,12 +17,8 @@ from gql_server.models import LedgerEntry, Submission, Task
 from gql_server.models.enums import CloseReason, LedgerReason, SubmissionState, TaskStatus
 from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.idempotency import IdempotencyKey
-from gql_server.services.submissions import (
-    approve_submission,
-    reject_submission,
-    start_submission,
-    submit_submission,
-)
+from gql_server.services.review import approve_submission, reject_submission
+from gql_server.services.submissions import start_submission, submit_submission
 
 from .service_helpers import (
     answer,

@@ -49,26 +49,28 @@ from gql_server.models.enums import (
     SubmissionState,
     TaskStatus,
 )
+from gql_server.models.vocabulary import LIVE_TASK_STATUSES as LIVE
 from gql_server.services import accounts
-from gql_server.services.bulk_review import bulk_review
 from gql_server.services.errors import UseCaseError
 from gql_server.services.idempotency import IdempotencyKey
 from gql_server.services.principals import WorkerPrincipal
-from gql_server.services.submissions import (
-    TRANSITIONS,
+from gql_server.services.review import (
     approve_submission,
     auto_approve_due,
-    dispute_rejection,
-    expire_started,
+    bulk_review,
     pay_bonus,
     reject_submission,
     request_revision,
     resolve_dispute,
+)
+from gql_server.services.submission_states import TRANSITIONS
+from gql_server.services.submissions import (
+    dispute_rejection,
+    expire_started,
     start_submission,
     submit_submission,
 )
 from gql_server.services.task_lifecycle import (
-    LIVE,
     change_budget,
     close_task,
     pause_task,

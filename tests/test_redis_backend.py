@@ -12,8 +12,7 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gql_server.services.events import Event
-from gql_server.services.streams import StreamMessage
+from gql_server.services.streams import Published, StreamMessage
 from gql_server.subscriptions.hub import RESYNC, BroadcastHub, Inbox, Item
 
 from .server import WAIT_SECONDS, RedisServer, redis_server
@@ -24,9 +23,9 @@ CHANNEL = "queue:task:999999999"
 pytestmark = pytest.mark.usefixtures("database")
 
 
-def message(version: int) -> Event:
+def message(version: int) -> Published:
     body = StreamMessage(version, False, {"length": version}, ({"change": "added"},))
-    return Event(CHANNEL, body.to_json())
+    return Published(CHANNEL, body.to_json())
 
 
 async def received(inbox: Inbox) -> Item:

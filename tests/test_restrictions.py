@@ -22,13 +22,8 @@ from gql_server.services.available_tasks import available_tasks
 from gql_server.services.errors import ErrorCode
 from gql_server.services.pagination import PageRequest
 from gql_server.services.principals import WorkerPrincipal
-from gql_server.services.submissions import (
-    approve_submission,
-    expire_started,
-    reject_submission,
-    start_submission,
-    submit_submission,
-)
+from gql_server.services.review import approve_submission, reject_submission
+from gql_server.services.submissions import expire_started, start_submission, submit_submission
 
 from .service_helpers import (
     Requester,

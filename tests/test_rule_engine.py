@@ -31,7 +31,7 @@ from gql_server.models.enums import (
     SubmissionState,
 )
 from gql_server.rules.vocabulary import Event
-from gql_server.services import audits, bulk_review, rule_engine, rules, skills, submissions
+from gql_server.services import audits, review, rule_engine, rules, skills, submissions
 from gql_server.services.errors import ErrorCode
 from gql_server.services.events import unit_of_work
 from gql_server.services.principals import WorkerPrincipal
@@ -113,7 +113,7 @@ async def test_a_rule_that_keeps_matching_imposes_one_restriction() -> None:
     worker = await new_worker()
     pending = [await submitted(worker, task, f"answer {i}") for i in range(4)]
     for submission in pending:
-        await submissions.reject_submission(requester.principal, submission.id, "Wrong.")
+        await review.reject_submission(requester.principal, submission.id, "Wrong.")
     [restriction] = await restrictions_of(worker, requester)
     assert (restriction.kind, restriction.actor_kind, restriction.rule_id) == (
         RestrictionKind.SUSPENSION,
@@ -142,7 +142,7 @@ async def test_the_firing_is_published_on_the_task_stream() -> None:
     )
     worker = await new_worker()
     submission = await submitted(worker, task)
-    await submissions.reject_submission(requester.principal, submission.id, "No.")
+    await review.reject_submission(requester.principal, submission.id, "No.")
     latest = await StreamEvent.filter(stream=task_channel(task.id)).order_by("-version").first()
     assert latest is not None
     assert {
@@ -172,15 +172,15 @@ async def test_recent_values_count_the_last_n_reviews_across_the_project() -> No
         for _ in range(3):
             s = await submitted(worker, first)
             frozen.advance(timedelta(seconds=1))
-            await submissions.approve_submission(requester.principal, s.id)
+            await review.approve_submission(requester.principal, s.id)
         pending = [await submitted(worker, second, f"s{i}") for i in range(2)]
         # The last 3 across the project: rejected, approved, approved -> no ban.
         frozen.advance(timedelta(seconds=1))
-        await submissions.reject_submission(requester.principal, pending[0].id, "No.")
+        await review.reject_submission(requester.principal, pending[0].id, "No.")
         assert await firings(rule) == []
         # Rejected, rejected, approved: 2 of the last 3 (of all 5 it would be 2, 40%).
         frozen.advance(timedelta(seconds=1))
-        await submissions.reject_submission(requester.principal, pending[1].id, "No.")
+        await review.reject_submission(requester.principal, pending[1].id, "No.")
     [firing] = await firings(rule)
     assert firing.metrics["REVIEWED_COUNT"] == 3
     assert firing.metrics["REJECTED_COUNT"] == 2
@@ -206,9 +206,9 @@ async def test_skill_from_the_accepted_share_records_history_once_per_change() -
             s = await submitted(worker, task)
             frozen.advance(timedelta(seconds=1))
             if decision == "approve":
-                await submissions.approve_submission(requester.principal, s.id)
+                await review.approve_submission(requester.principal, s.id)
             else:
-                await submissions.reject_submission(requester.principal, s.id, "No.")
+                await review.reject_submission(requester.principal, s.id, "No.")
     # 2 of 3 = 67, 3 of 4 = 75, 4 of 5 = 80.
     history = await SkillValue.filter(skill_id=skill.id, worker_id=worker.worker_id).order_by("id")
     assert [h.value for h in history] == [67, 75, 80]
@@ -237,7 +237,7 @@ async def test_a_project_skill_records_the_project_as_its_source() -> None:
     )
     worker = await new_worker()
     s = await submitted(worker, task)
-    await submissions.approve_submission(requester.principal, s.id)
+    await review.approve_submission(requester.principal, s.id)
     current = await WorkerSkill.get(skill_id=skill.id, worker_id=worker.worker_id)
     assert (current.value, current.task_id, current.project_id) == (90, None, task.project_id)
 
@@ -257,13 +257,13 @@ async def test_a_temporary_bans_end_restarts_the_history() -> None:
         pending = [await submitted(worker, task, f"a{i}") for i in range(3)]
         frozen.advance(timedelta(seconds=1))
         for s in pending[:2]:
-            await submissions.reject_submission(requester.principal, s.id, "No.")
+            await review.reject_submission(requester.principal, s.id, "No.")
         [ban] = await restrictions_of(worker, requester)
         assert ban.ends_at == clock.now() + timedelta(days=1)
         await expect_error(ErrorCode.RESTRICTED, submissions.start_submission(worker, task.id))
         # Work sent before the ban stays valid and payable.
         frozen.advance(timedelta(days=1, seconds=1))
-        await submissions.approve_submission(requester.principal, pending[2].id)
+        await review.approve_submission(requester.principal, pending[2].id)
         # Counted from the ban's end: 1 reviewed, none rejected; without the restart it
         # would be 2 rejected of 3 and a second ban.
         assert len(await restrictions_of(worker, requester)) == 1
@@ -272,7 +272,7 @@ async def test_a_temporary_bans_end_restarts_the_history() -> None:
         again = [await submitted(worker, task, f"b{i}") for i in range(2)]
         frozen.advance(timedelta(seconds=1))
         for s in again:
-            await submissions.reject_submission(requester.principal, s.id, "No.")
+            await review.reject_submission(requester.principal, s.id, "No.")
     assert len(await restrictions_of(worker, requester)) == 2
     assert (await firings(rule))[-1].metrics["REVIEWED_COUNT"] == 3
 
@@ -290,13 +290,13 @@ async def test_a_lifted_ban_restarts_the_history_too() -> None:
     worker = await new_worker()
     with frozen_clock() as frozen:
         first, second = [await submitted(worker, task, f"a{i}") for i in range(2)]
-        await submissions.reject_submission(requester.principal, first.id, "No.")
+        await review.reject_submission(requester.principal, first.id, "No.")
         [ban] = await restrictions_of(worker, requester)
         assert ban.ends_at is None
         frozen.advance(timedelta(hours=1))
         await Restriction.filter(id=ban.id).update(lifted_at=clock.now())
         frozen.advance(timedelta(seconds=1))
-        await submissions.approve_submission(requester.principal, second.id)
+        await review.approve_submission(requester.principal, second.id)
     assert len(await firings(rule)) == 1
 
 
@@ -312,10 +312,10 @@ async def test_an_overturned_dispute_is_a_review_and_a_payment() -> None:
     )
     worker = await new_worker()
     s = await submitted(worker, task)
-    await submissions.reject_submission(requester.principal, s.id, "No.")
+    await review.reject_submission(requester.principal, s.id, "No.")
     await submissions.dispute_rejection(worker, s.id, "It is a cat.")
     assert await firings(rule) == []
-    await submissions.resolve_dispute(requester.principal, s.id, DisputeStatus.OVERTURNED)
+    await review.resolve_dispute(requester.principal, s.id, DisputeStatus.OVERTURNED)
     [firing] = await firings(rule)
     assert firing.outcome == {"bonus_submission_ids": [s.id], "amount_minor": 25}
     assert (await Submission.get(id=s.id)).paid_minor == 125
@@ -338,7 +338,7 @@ async def test_accepting_answers_approves_pending_and_future_ones() -> None:
     worker = await new_worker()
     pending = [await submitted(worker, task, f"a{i}") for i in range(6)]
     for s in pending[:3]:
-        await submissions.approve_submission(requester.principal, s.id)
+        await review.approve_submission(requester.principal, s.id)
     assert [await state(s) for s in pending] == [S.APPROVED] * 6
     reviews = await Review.filter(submission_id__in=[s.id for s in pending[3:]])
     assert {(r.actor_kind, r.rule_id, r.decision) for r in reviews} == {
@@ -373,12 +373,13 @@ async def test_rule_approvals_run_the_other_rules_in_the_same_transaction() -> N
     worker = await new_worker()
     pending = [await submitted(worker, task, f"a{i}") for i in range(6)]
     for s in pending[:2]:
-        await submissions.approve_submission(requester.principal, s.id)
-    # The rule accepted the 4 others; the 5th dollar fired the earnings rule on the way.
+        await review.approve_submission(requester.principal, s.id)
+    # The rule accepted the 4 others as one review (a batch, like a bulk review); the
+    # earnings rule then saw the income as that review left it, and fired once.
     assert [await state(s) for s in pending] == [S.APPROVED] * 6
     assert len(await firings(accept)) == 1
     [suspension] = await firings(earnings)
-    assert suspension.metrics == {"INCOME_LAST_24_HOURS": 500}
+    assert suspension.metrics == {"INCOME_LAST_24_HOURS": 600}
     assert len(await restrictions_of(worker, requester)) == 1
 
 
@@ -419,13 +420,13 @@ async def test_earnings_count_the_last_24_hours() -> None:
     with frozen_clock() as frozen:
         for _ in range(5):
             s = await submitted(worker, task)
-            await submissions.approve_submission(requester.principal, s.id)
+            await review.approve_submission(requester.principal, s.id)
         frozen.advance(timedelta(hours=24, seconds=1))
         s = await submitted(worker, task)
-        await submissions.approve_submission(requester.principal, s.id)
+        await review.approve_submission(requester.principal, s.id)
         assert await firings(rule) == []
         # A bonus is income too.
-        await submissions.pay_bonus(requester.principal, s.id, 450)
+        await review.pay_bonus(requester.principal, s.id, 450)
     [firing] = await firings(rule)
     assert firing.metrics == {"INCOME_LAST_24_HOURS": 550}
 
@@ -476,7 +477,7 @@ async def test_audit_results_after_each_audit() -> None:
     done = []
     for i in range(2):
         s = await submitted(worker, task, f"a{i}")
-        await submissions.approve_submission(requester.principal, s.id)
+        await review.approve_submission(requester.principal, s.id)
         done.append(s)
     for s, outcome in zip(done, (AuditOutcome.ACCEPTED, AuditOutcome.REJECTED), strict=True):
         lock = await audits.start_audit(requester.principal, s.id)
@@ -505,8 +506,8 @@ async def test_bulk_review_runs_the_rules_for_each_worker() -> None:
     sloppy, careful = await new_worker(), await new_worker()
     ids = [(await submitted(sloppy, task, f"s{i}")).id for i in range(2)]
     good = [(await submitted(careful, task, f"c{i}")).id for i in range(2)]
-    await bulk_review.bulk_review(requester.principal, ids, ReviewDecision.REJECTED, "No.")
-    await bulk_review.bulk_review(requester.principal, good, ReviewDecision.APPROVED, None)
+    await review.bulk_review(requester.principal, ids, ReviewDecision.REJECTED, "No.")
+    await review.bulk_review(requester.principal, good, ReviewDecision.APPROVED, None)
     [firing] = await firings(rule)
     assert firing.worker_id == sloppy.worker_id and firing.submission_id is None
     assert len(await restrictions_of(sloppy, requester)) == 1
@@ -526,15 +527,15 @@ async def test_a_disabled_rule_does_nothing_and_a_project_rule_applies_to_its_ta
     await rules.set_rule_enabled(requester.principal, rule, False)
     worker = await new_worker()
     s = await submitted(worker, task)
-    await submissions.reject_submission(requester.principal, s.id, "No.")
+    await review.reject_submission(requester.principal, s.id, "No.")
     assert await firings(rule) == []
     await rules.set_rule_enabled(requester.principal, rule, True)
     elsewhere = await new_task(other)
     s = await submitted(worker, elsewhere)
-    await submissions.reject_submission(other.principal, s.id, "No.")
+    await review.reject_submission(other.principal, s.id, "No.")
     assert await firings(rule) == []  # another account's task
     s = await submitted(worker, await new_task(requester))
-    await submissions.reject_submission(requester.principal, s.id, "No.")
+    await review.reject_submission(requester.principal, s.id, "No.")
     assert len(await firings(rule)) == 1
 
 
@@ -557,7 +558,7 @@ async def test_a_bonus_for_exceptional_work_is_paid_once_on_approval() -> None:
         frozen.advance(timedelta(minutes=2))
         s = await submissions.submit_submission(worker, started.id, answer())
     assert await firings(rule) == []  # not approved yet
-    await submissions.approve_submission(requester.principal, s.id)
+    await review.approve_submission(requester.principal, s.id)
     assert (await Submission.get(id=s.id)).paid_minor == 150
     bonus = await LedgerEntry.filter(submission_id=s.id, reason=LedgerReason.BONUS)
     assert [(b.amount_minor, b.actor_kind) for b in bonus] == [(50, ActorKind.RULE)]
@@ -583,8 +584,8 @@ async def test_a_review_results_bonus_is_paid_per_approved_answer() -> None:
     worker = await new_worker()
     done = [await submitted(worker, task, f"a{i}") for i in range(3)]
     for s in done[:2]:
-        await submissions.approve_submission(requester.principal, s.id)
-    await submissions.reject_submission(requester.principal, done[2].id, "No.")
+        await review.approve_submission(requester.principal, s.id)
+    await review.reject_submission(requester.principal, done[2].id, "No.")
     assert (
         await LedgerEntry.filter(
             submission_id__in=[s.id for s in done], reason=LedgerReason.BONUS
@@ -650,9 +651,9 @@ async def test_a_dry_run_lists_the_workers_the_rule_would_act_on() -> None:
         for decision in plan:
             s = await submitted(worker, task)
             if decision == "approve":
-                await submissions.approve_submission(requester.principal, s.id)
+                await review.approve_submission(requester.principal, s.id)
             else:
-                await submissions.reject_submission(requester.principal, s.id, "No.")
+                await review.reject_submission(requester.principal, s.id, "No.")
     draft = rules.RuleDraft(
         "REVIEW_RESULTS",
         None,
@@ -687,7 +688,7 @@ async def test_a_dry_run_honours_history_restarts_and_skill_values() -> None:
     with frozen_clock() as frozen:
         for _ in range(2):
             s = await submitted(worker, task)
-            await submissions.reject_submission(requester.principal, s.id, "No.")
+            await review.reject_submission(requester.principal, s.id, "No.")
         await Restriction.create(
             account_id=requester.account_id,
             worker_id=worker.worker_id,
@@ -699,7 +700,7 @@ async def test_a_dry_run_honours_history_restarts_and_skill_values() -> None:
         )
         frozen.advance(timedelta(days=2))
         s = await submitted(worker, task)
-        await submissions.approve_submission(requester.principal, s.id)
+        await review.approve_submission(requester.principal, s.id)
         draft = rules.RuleDraft(
             "REVIEW_RESULTS",
             None,

@@ -30,18 +30,20 @@ from gql_server.models.enums import (
     TaskStatus,
 )
 from gql_server.services import accounts, idempotency
-from gql_server.services.bulk_review import bulk_review
 from gql_server.services.errors import ErrorCode
 from gql_server.services.idempotency import IdempotencyKey
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
-from gql_server.services.submissions import (
+from gql_server.services.review import (
     approve_submission,
-    dispute_rejection,
-    expire_started,
+    bulk_review,
     pay_bonus,
     reject_submission,
     request_revision,
     resolve_dispute,
+)
+from gql_server.services.submissions import (
+    dispute_rejection,
+    expire_started,
     start_submission,
     submit_submission,
 )

@@ -17,12 +17,12 @@ import pytest
 import pytest_asyncio
 
 from gql_server.models import StreamEvent, Task
-from gql_server.models.enums import ReviewDecision, TaskStatus
-from gql_server.services import events, streams
-from gql_server.services.bulk_review import bulk_review
-from gql_server.services.events import DiscardingPublisher, Event, unit_of_work
-from gql_server.services.streams import StreamMessage
-from gql_server.services.submissions import approve_submission, start_submission, submit_submission
+from gql_server.models.enums import ReviewDecision, TaskChange, TaskStatus
+from gql_server.services import streams
+from gql_server.services.events import RuleFired, TaskStatusChanged, unit_of_work
+from gql_server.services.review import approve_submission, bulk_review
+from gql_server.services.streams import DiscardingPublisher, Published, StreamMessage
+from gql_server.services.submissions import start_submission, submit_submission
 from gql_server.services.task_lifecycle import pause_task, resume_task
 from gql_server.subscriptions.feed import follow
 from gql_server.subscriptions.hub import BroadcastHub, install_hub
@@ -35,18 +35,18 @@ pytestmark = pytest.mark.usefixtures("app")
 
 class Recorder:
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        self.events: list[Published] = []
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Published) -> None:
         self.events.append(event)
 
 
 @pytest.fixture
 def recorded() -> Any:
     recorder = Recorder()
-    previous = events.install_publisher(recorder)
+    previous = streams.install_publisher(recorder)
     yield recorder
-    events.install_publisher(previous)
+    streams.install_publisher(previous)
 
 
 async def log(channel: str) -> list[StreamMessage]:
@@ -118,7 +118,7 @@ async def test_a_rolled_back_transaction_stores_and_publishes_nothing(recorded: 
     with pytest.raises(RuntimeError):
         async with unit_of_work() as work:
             await Task.filter(id=task.id).update(status=TaskStatus.PAUSED)
-            streams.emit_status(work, await Task.get(id=task.id), "paused")
+            await work.raise_event(TaskStatusChanged(task.account_id, task.id, TaskChange.PAUSED))
             raise RuntimeError("something failed after the change")
     assert (await Task.get(id=task.id)).status == TaskStatus.OPEN
     assert await log(channel) == before
@@ -130,12 +130,16 @@ async def test_a_nested_unit_of_work_publishes_with_the_outer_one(recorded: Reco
     task = await new_task(requester)
     recorded.events.clear()
     async with unit_of_work() as outer:
-        streams.emit_status(outer, task, "paused")
+        await outer.raise_event(TaskStatusChanged(task.account_id, task.id, TaskChange.PAUSED))
         async with unit_of_work() as inner:
-            streams.emit_rule_fired(inner, task.id, rule_id=7, action="BAN", worker_id=3)
+            await inner.raise_event(
+                RuleFired(task.id, rule_id=7, action="BAN", worker_id=3, submission_id=None)
+            )
         with pytest.raises(RuntimeError):
             async with unit_of_work() as failed:
-                streams.emit_status(failed, task, "resumed")
+                await failed.raise_event(
+                    TaskStatusChanged(task.account_id, task.id, TaskChange.RESUMED)
+                )
                 raise RuntimeError
         assert recorded.events == []
     (event,) = recorded.events
@@ -225,11 +229,11 @@ async def test_a_lost_message_is_read_back_from_the_log() -> None:
     try:
         assert (await next_message(feed)).version == 1
         # Committed and stored, but never broadcast (as if Redis had dropped it).
-        previous = events.install_publisher(DiscardingPublisher())
+        previous = streams.install_publisher(DiscardingPublisher())
         try:
             await pause_task(requester.principal, task.id)
         finally:
-            events.install_publisher(previous)
+            streams.install_publisher(previous)
         await resume_task(requester.principal, task.id)
         refilled, live = await next_message(feed), await next_message(feed)
         assert [(m.version, m.snapshot) for m in (refilled, live)] == [(2, False), (3, False)]
@@ -270,11 +274,11 @@ async def installed_hub(**options: Any) -> AsyncIterator[BroadcastHub]:
     """An in-process broadcast of its own, for subscribers and publishers alike."""
     hub = BroadcastHub(None, **options)
     await hub.connect()
-    previous_hub, previous_publisher = install_hub(hub), events.install_publisher(hub)
+    previous_hub, previous_publisher = install_hub(hub), streams.install_publisher(hub)
     try:
         yield hub
     finally:
-        events.install_publisher(previous_publisher)
+        streams.install_publisher(previous_publisher)
         install_hub(previous_hub)
         await hub.disconnect()
 
@@ -295,11 +299,11 @@ async def test_a_message_never_broadcast_is_still_delivered() -> None:
             assert (await next_message(feed)).version == 1
             # Stored, but never broadcast (a failed publish, or another process without
             # Redis): the hub finds it in the log, even though no later message shows a gap.
-            previous = events.install_publisher(DiscardingPublisher())
+            previous = streams.install_publisher(DiscardingPublisher())
             try:
                 await pause_task(requester.principal, task.id)
             finally:
-                events.install_publisher(previous)
+                streams.install_publisher(previous)
             found = await next_message(feed)
             assert (found.version, found.snapshot, found.state["status"]) == (2, False, "PAUSED")
         finally:

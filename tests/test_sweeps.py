@@ -22,15 +22,13 @@ from gql_server.models.enums import (
     TaskStatus,
 )
 from gql_server.services.errors import ErrorCode
-from gql_server.services.submissions import (
+from gql_server.services.review import (
     approve_submission,
     auto_approve_due,
-    expire_started,
     reject_submission,
     request_revision,
-    start_submission,
-    submit_submission,
 )
+from gql_server.services.submissions import expire_started, start_submission, submit_submission
 from gql_server.services.task_lifecycle import close_expired_tasks, close_task
 
 from .service_helpers import (

@@ -142,3 +142,55 @@ class OutboxStatus(StrEnum):
 class IdempotencyStatus(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     DONE = "DONE"
+
+
+# --- what a live stream message says changed (stored in the stream log as these values) ---
+
+
+class FiguresChange(StrEnum):
+    """What moved a task's or an account's money (the `budget` stream)."""
+
+    PUBLISHED = "published"
+    STARTED = "started"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    BONUS = "bonus"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+    BUDGET_CHANGED = "budget_changed"
+    TOPPED_UP = "topped_up"
+    BULK_REVIEWED = "bulk_reviewed"
+    DISPUTE_RESOLVED = "dispute_resolved"
+    FUNDED = "funded"
+
+
+class QueueChange(StrEnum):
+    """How a submission changed in the review queue (the `reviewQueue` stream)."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    UPDATED = "updated"
+
+    @classmethod
+    def _missing_(cls, value: object) -> QueueChange | None:
+        # Messages stored before this enum existed say "disputed" for an update.
+        return cls.UPDATED if value == "disputed" else None
+
+
+class TaskChange(StrEnum):
+    """What happened to a task (the `taskEvents` stream)."""
+
+    OPENED = "opened"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    CLOSED = "closed"
+    RULE_FIRED = "rule_fired"
+
+
+class LockChange(StrEnum):
+    """What happened to an audit lock (the `auditLocks` stream)."""
+
+    TAKEN = "taken"
+    RENEWED = "renewed"
+    RELEASED = "released"
+    EXPIRED = "expired"

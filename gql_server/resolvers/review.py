@@ -27,7 +27,7 @@ from gql_server.schema.payloads import (
 )
 from gql_server.schema.relay import pk_of
 from gql_server.schema.work import Submission, SubmissionConnection
-from gql_server.services import bulk_review, review_queue, submissions
+from gql_server.services import review, review_queue
 from gql_server.services.errors import UseCaseError
 from gql_server.services.idempotency import IdempotencyKey
 
@@ -85,7 +85,7 @@ class ReviewQueries:
     async def submission(self, info: Info, id: strawberry.ID) -> Submission | None:
         pk = pk_of(id, "Submission")
         try:
-            found = await submissions.get_submission(info.context.member.account_id, pk)
+            found = await review.get_submission(info.context.member.account_id, pk)
         except UseCaseError:
             return None
         return Submission.from_model(found, (await info.context.account()).currency)
@@ -103,7 +103,7 @@ class ReviewMutations:
         member = info.context.member
         return await mutate(
             SubmissionPayload,
-            lambda: submissions.approve_submission(
+            lambda: review.approve_submission(
                 member,
                 pk_of(input.submission_id, "Submission"),
                 IdempotencyKey.of(
@@ -122,7 +122,7 @@ class ReviewMutations:
         member = info.context.member
         return await mutate(
             SubmissionPayload,
-            lambda: submissions.reject_submission(
+            lambda: review.reject_submission(
                 member,
                 pk_of(input.submission_id, "Submission"),
                 input.feedback,
@@ -142,7 +142,7 @@ class ReviewMutations:
     async def request_revision(self, info: Info, input: RequestRevisionInput) -> SubmissionPayload:
         return await mutate(
             SubmissionPayload,
-            lambda: submissions.request_revision(
+            lambda: review.request_revision(
                 info.context.member, pk_of(input.submission_id, "Submission"), input.feedback
             ),
             lambda s: _submission(info, s),
@@ -163,7 +163,7 @@ class ReviewMutations:
                 "payBonus",
                 {"id": input.submission_id, "amount": minor},
             )
-            return await submissions.pay_bonus(
+            return await review.pay_bonus(
                 member, pk_of(input.submission_id, "Submission"), minor, idem
             )
 
@@ -184,7 +184,7 @@ class ReviewMutations:
                 "resolveDispute",
                 {"id": input.submission_id, "resolution": input.resolution.value, "amount": minor},
             )
-            return await submissions.resolve_dispute(
+            return await review.resolve_dispute(
                 member,
                 pk_of(input.submission_id, "Submission"),
                 _RESOLUTIONS[input.resolution],
@@ -219,7 +219,7 @@ class ReviewMutations:
                     "feedback": input.feedback,
                 },
             )
-            results = await bulk_review.bulk_review(
+            results = await review.bulk_review(
                 member,
                 [pk_of(i, "Submission") for i in input.submission_ids],
                 decision,

@@ -9,10 +9,10 @@ from tortoise.transactions import in_transaction
 
 from gql_server.models import Account, Member, Worker
 from gql_server.models.enums import ActorKind, Currency, LedgerReason, MemberRole
-from gql_server.services import ledger, outbox, streams
+from gql_server.services import ledger, outbox
 from gql_server.services.api_keys import issue_key
 from gql_server.services.errors import ErrorCode, UseCaseError
-from gql_server.services.events import unit_of_work
+from gql_server.services.events import AccountFunded, unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
 from gql_server.services.principals import MemberPrincipal
 
@@ -111,11 +111,8 @@ async def fund_account(
                 actor=ledger.Actor(ActorKind.MEMBER, member_id),
                 idempotency_key=idem.key if idem else None,
             )
+            await work.raise_event(AccountFunded(account_id))
             account = await Account.get(id=account_id)
-            work.emit(
-                streams.account_budget_channel(account_id),
-                {"change": "funded", "task_id": None, "balance_minor": account.balance_minor},
-            )
             await recorder.complete({"account_id": account_id})
         return account
 

@@ -22,15 +22,15 @@ from tortoise.queryset import QuerySet
 
 from gql_server import clock
 from gql_server.models import Audit, AuditLock, Submission, Task
-from gql_server.models.enums import AuditOutcome
+from gql_server.models.enums import AuditOutcome, LockChange
+from gql_server.models.vocabulary import COMPLETED_STATES
 from gql_server.rules.statistics import Interval, wilson_interval
-from gql_server.rules.vocabulary import Event
-from gql_server.services import outbox, rule_engine, streams
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
-from gql_server.services.events import UnitOfWork, unit_of_work
+from gql_server.services.events import AuditLockChanged, SubmissionAudited, UnitOfWork, unit_of_work
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
-from gql_server.services.submissions import PAID_STATES, get_submission, validate_response
+from gql_server.services.review import get_submission
+from gql_server.services.submissions import validate_response
 
 # Weeks of the audit reports run Monday 00:00 to Sunday 23:59 in this zone.
 REPORT_ZONE = ZoneInfo("America/Los_Angeles")
@@ -90,7 +90,7 @@ def recent_weeks(now: datetime, count: int = 4) -> list[date]:
 
 
 def completed_submissions(account_id: int, given: AuditFilter) -> QuerySet[Submission]:
-    query = Submission.filter(account_id=account_id, state__in=PAID_STATES)
+    query = Submission.filter(account_id=account_id, state__in=COMPLETED_STATES)
     if given.task_id is not None:
         query = query.filter(task_id=given.task_id)
     if given.batch_id is not None:
@@ -142,17 +142,19 @@ def lease_of(seconds: int | None) -> timedelta:
     return lease
 
 
-async def _lock_event(work: UnitOfWork, lock: AuditLock, change: str) -> None:
+async def _lock_event(work: UnitOfWork, lock: AuditLock, change: LockChange) -> None:
     task = await Task.get(id=lock.task_id)
-    streams.emit_lock(
-        work,
-        task_id=lock.task_id,
-        batch_id=task.batch_id,
-        submission_id=lock.submission_id,
-        change=change,
-        holder_id=lock.holder_id if change in ("taken", "renewed") else None,
-        fencing_token=lock.fencing_token,
-        expires_at=lock.expires_at,
+    held = change in (LockChange.TAKEN, LockChange.RENEWED)
+    await work.raise_event(
+        AuditLockChanged(
+            task_id=lock.task_id,
+            batch_id=task.batch_id,
+            submission_id=lock.submission_id,
+            change=change,
+            holder_id=lock.holder_id if held else None,
+            fencing_token=lock.fencing_token,
+            expires_at=lock.expires_at,
+        )
     )
 
 
@@ -182,13 +184,13 @@ async def _take(submission: Submission, member_id: int, lease: timedelta) -> Aud
         ):
             return None
         lock = await AuditLock.get(submission_id=submission.id)
-        await _lock_event(work, lock, "taken")
+        await _lock_event(work, lock, LockChange.TAKEN)
     return lock
 
 
 async def _completed_submission(account_id: int, submission_id: int | None) -> Submission:
     submission = await get_submission(account_id, submission_id)
-    if submission.state not in PAID_STATES:
+    if submission.state not in COMPLETED_STATES:
         raise UseCaseError.single(
             ErrorCode.INVALID_STATE,
             f"Only completed (approved) work is audited; this submission is {submission.state}.",
@@ -292,7 +294,7 @@ async def renew_lock(
         ):
             raise _stale()
         lock = await AuditLock.get(submission_id=submission_id)
-        await _lock_event(work, lock, "renewed")
+        await _lock_event(work, lock, LockChange.RENEWED)
     return lock
 
 
@@ -308,7 +310,7 @@ async def release_lock(
         ):
             raise _stale()
         lock = await AuditLock.get(submission_id=submission_id)
-        await _lock_event(work, lock, "released")
+        await _lock_event(work, lock, LockChange.RELEASED)
     return lock
 
 
@@ -327,7 +329,7 @@ async def expire_locks(limit: int = 500) -> int:
                 released_at__isnull=True,
                 expires_at__lte=now,
             ).update(released_at=lock.expires_at):
-                await _lock_event(work, lock, "expired")
+                await _lock_event(work, lock, LockChange.EXPIRED)
                 expired += 1
     return expired
 
@@ -434,10 +436,11 @@ async def submit_audit(
             fencing_token=fencing_token,
             created_at=now,
         )
-        await outbox.enqueue_submission_events(outbox.SUBMISSION_AUDITED, [current.id])
+        await work.raise_event(
+            SubmissionAudited(current.account_id, current.task_id, current.id, current.worker_id)
+        )
         lock = await AuditLock.get(submission_id=current.id)
-        await _lock_event(work, lock, "released")
-        await rule_engine.run_for_submission(work, (Event.AUDIT,), current, task)
+        await _lock_event(work, lock, LockChange.RELEASED)
     return audit
 
 

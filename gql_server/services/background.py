@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from gql_server.services import audits, submissions, task_lifecycle
+from gql_server.services import audits, review, submissions, task_lifecycle
 from gql_server.services.callback_guard import callback_client
 from gql_server.services.callbacks import CallbackSender
 from gql_server.settings import Settings
@@ -19,7 +19,7 @@ Job = Callable[[], Awaitable[int]]
 # past its auto-approval delay, tasks past their expiry, audit leases past their end.
 SWEEPS: list[Job] = [
     submissions.expire_started,
-    submissions.auto_approve_due,
+    review.auto_approve_due,
     task_lifecycle.close_expired_tasks,
     audits.expire_locks,
 ]

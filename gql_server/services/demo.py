@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from gql_server.models import Account
 from gql_server.models.enums import MemberRole, ProofKind
-from gql_server.services import accounts, projects, submissions, task_lifecycle, tasks
+from gql_server.services import accounts, projects, review, submissions, task_lifecycle, tasks
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
 
 DEMO_ACCOUNT_NAME = "Demo Requester"
@@ -108,9 +108,9 @@ async def seed_demo(*, skip_if_present: bool = False) -> Demo:
             continue  # stays STARTED
         await submissions.submit_submission(worker, started.id, proof)
         if index == 1:
-            await submissions.approve_submission(owner, started.id)
+            await review.approve_submission(owner, started.id)
         elif index == 2:
-            await submissions.reject_submission(
+            await review.reject_submission(
                 owner, started.id, "The screenshot does not show the rating."
             )
         # the others wait in the review queue

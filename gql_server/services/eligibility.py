@@ -11,15 +11,7 @@ from tortoise.functions import Count
 
 from gql_server import clock
 from gql_server.models import Restriction, Skill, Submission, Task, Worker, WorkerSkill
-from gql_server.models.enums import SubmissionState
-
-# Final review outcomes that count as "reviewed" for experience and approval rate.
-REVIEWED_STATES = (
-    SubmissionState.APPROVED,
-    SubmissionState.REJECTED,
-    SubmissionState.PARTIALLY_PAID,
-)
-APPROVED_STATES = (SubmissionState.APPROVED, SubmissionState.PARTIALLY_PAID)
+from gql_server.models.vocabulary import FINAL_REVIEW_STATES, TARGETING_APPROVED_STATES
 
 
 @dataclass(frozen=True)
@@ -74,12 +66,12 @@ def ineligibility(profile: WorkerProfile, targeting: Mapping[str, Any]) -> str |
 
 
 async def _reviewed_counts(worker_id: int, account_id: int | None) -> tuple[int, int]:
-    query = Submission.filter(worker_id=worker_id, state__in=REVIEWED_STATES)
+    query = Submission.filter(worker_id=worker_id, state__in=FINAL_REVIEW_STATES)
     if account_id is not None:
         query = query.filter(account_id=account_id)
     rows = await query.group_by("state").annotate(n=Count("id")).values("state", "n")
     reviewed = sum(row["n"] for row in rows)
-    approved = sum(row["n"] for row in rows if row["state"] in APPROVED_STATES)
+    approved = sum(row["n"] for row in rows if row["state"] in TARGETING_APPROVED_STATES)
     return reviewed, approved
 
 

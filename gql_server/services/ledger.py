@@ -211,3 +211,15 @@ async def move_many(
         ],
         batch_size=1000,
     )
+
+
+async def release_rewards(
+    items: list[BulkItem], task_closed: bool, actor: Actor, idempotency_key: str | None = None
+) -> None:
+    """Give committed rewards of one task back to its remaining budget, and on to the
+    account if the task is closed (it has given its remaining back already)."""
+    if not items:
+        return
+    await move_many(LedgerReason.RELEASE, items, actor, idempotency_key)
+    if task_closed:
+        await move_many(LedgerReason.RETURN, items, actor, idempotency_key)

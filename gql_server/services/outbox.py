@@ -18,7 +18,16 @@ from urllib.parse import urlsplit
 
 from gql_server import clock
 from gql_server.models import Account, OutboxEvent, Submission, Task, WebhookEndpoint
-from gql_server.models.enums import AuditOutcome, Currency, OutboxStatus
+from gql_server.models.enums import AuditOutcome, Currency, OutboxStatus, TaskChange
+from gql_server.services.events import (
+    DomainEvent,
+    Handler,
+    SubmissionAudited,
+    SubmissionsReviewed,
+    SubmissionSubmitted,
+    TaskStatusChanged,
+    UnitOfWork,
+)
 from gql_server.services.global_ids import global_id
 from gql_server.services.money import format_amount
 
@@ -172,3 +181,24 @@ async def enqueue_task_event(event_type: str, task_id: int) -> None:
     url = task.callback_url or account.callback_url
     if url:
         await _write(account, url, [(event_type, task.id, None, task_body(task, account.currency))])
+
+
+class CallbackOutbox(Handler):
+    """Writes the callback events of domain events, in their transaction.
+
+    It comes first among the handlers, so that a callback describes its submission as the
+    event left it, before a rule acts on it (spam declined right after it was submitted is
+    sent as submitted, then as reviewed).
+    """
+
+    async def handle(self, work: UnitOfWork, event: DomainEvent) -> None:
+        match event:
+            case SubmissionSubmitted(submission_id=submission_id):
+                await enqueue_submission_events(SUBMISSION_SUBMITTED, [submission_id])
+            case SubmissionsReviewed(submissions=reviewed):
+                ids = [item.submission_id for item in reviewed]
+                await enqueue_submission_events(SUBMISSION_REVIEWED, ids)
+            case SubmissionAudited(submission_id=submission_id):
+                await enqueue_submission_events(SUBMISSION_AUDITED, [submission_id])
+            case TaskStatusChanged(task_id=task_id, change=TaskChange.CLOSED):
+                await enqueue_task_event(TASK_CLOSED, task_id)

@@ -7,16 +7,15 @@ from datetime import datetime
 
 from gql_server.models import Submission
 from gql_server.models.enums import SubmissionState
+from gql_server.models.vocabulary import PENDING_REVIEW_STATES
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
-
-PENDING = (SubmissionState.SUBMITTED,)
 
 
 @dataclass(frozen=True)
 class QueueFilter:
     task_id: int | None = None
     worker_id: int | None = None
-    states: list[SubmissionState] = field(default_factory=lambda: list(PENDING))
+    states: list[SubmissionState] = field(default_factory=lambda: list(PENDING_REVIEW_STATES))
     submitted_after: datetime | None = None
     submitted_before: datetime | None = None
 

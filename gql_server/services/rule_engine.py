@@ -1,7 +1,8 @@
 """Running quality-control and automation rules in the transaction of the event behind them.
 
-After a review, a payment, a submission, an audit or a budget change, the services call
-`run_rules` inside their unit of work. It loads the enabled rules of the task and of its
+After a review, a payment, a submission, an audit or a budget change, the `QualityRules`
+handler runs the rules inside the event's unit of work (the use cases raise the events and
+never call the rules themselves). It loads the enabled rules of the task and of its
 project, the metrics they need (`rule_metrics`: one SQL aggregate per source and window
 for all the workers concerned), evaluates them with the pure `rules.evaluation` and applies
 what fired, in rule order, each action in a savepoint: an action that cannot be carried
@@ -32,26 +33,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
 from gql_server import clock
 from gql_server.models import LedgerEntry, Rule, RuleFiring, Skill, Submission, Task, WorkerSkill
 from gql_server.models.enums import (
     AcceptanceMode,
     ActorKind,
+    FiguresChange,
     LedgerReason,
     RestrictionKind,
     RestrictionScope,
     SkillScope,
     SubmissionState,
-    TaskStatus,
 )
+from gql_server.models.vocabulary import LIVE_TASK_STATUSES, PAID_STATES
 from gql_server.rules.actions import (
     AcceptAnswers,
     Approve,
@@ -69,9 +69,20 @@ from gql_server.rules.history import history_window
 from gql_server.rules.metrics import Loaded, MetricRef
 from gql_server.rules.validation import load_rule
 from gql_server.rules.vocabulary import BanScope, Event, TriggerType
-from gql_server.services import ledger, restrictions, rule_metrics, skills, streams
+from gql_server.services import ledger, restrictions, review, rule_metrics, skills
 from gql_server.services.errors import UseCaseError
-from gql_server.services.events import UnitOfWork
+from gql_server.services.events import (
+    BonusPaid,
+    DomainEvent,
+    Handler,
+    RuleFired,
+    SubmissionAudited,
+    SubmissionsReviewed,
+    SubmissionStarted,
+    SubmissionSubmitted,
+    TaskFiguresChanged,
+    UnitOfWork,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +90,6 @@ RULE_ACTOR = ledger.Actor(ActorKind.RULE)
 # Records the firing with the outcome of its action.
 Record = Callable[[dict[str, Any]], Awaitable[RuleFiring]]
 MAX_DEPTH = 4
-LIVE = (TaskStatus.OPEN, TaskStatus.PAUSED)
-PAID_STATES = (SubmissionState.APPROVED, SubmissionState.PARTIALLY_PAID)
 
 
 @dataclass(frozen=True)
@@ -135,16 +144,14 @@ def selected(rule: ActiveRule, events: frozenset[Event]) -> bool:
 
 @dataclass
 class _Cascade:
-    """The rules acting because of one event and of what their actions caused."""
+    """The rules acting because of one event and of what their actions caused (kept on the
+    unit of work; it starts afresh with each event that no rule's action caused)."""
 
     # (rule, worker, submission) that matched: each acts at most once per cascade.
     matched: set[tuple[int, int | None, int | None]] = field(default_factory=set)
     depth: int = 0
     rules: dict[int, list[ActiveRule]] = field(default_factory=dict)
     skills: dict[int, Skill | None] = field(default_factory=dict)
-
-
-_cascade: ContextVar[_Cascade | None] = ContextVar("rule_cascade", default=None)
 
 
 async def _rules_of(cascade: _Cascade, task: Task) -> list[ActiveRule]:
@@ -168,40 +175,64 @@ async def run_rules(
     `workers`: the workers the events concern, each with the submissions they are about
     (a review, a submission, a payment on it); None or empty for a change of the task only.
     """
-    cascade = _cascade.get()
-    token = _cascade.set(_Cascade()) if cascade is None else None
+    cascade = work.state("rule_cascade", _Cascade)
+    if cascade.depth == 0:
+        cascade.matched.clear()
+        cascade.rules.clear()
+        cascade.skills.clear()
+    elif cascade.depth >= MAX_DEPTH:
+        logger.warning("rule cascade deeper than %s stopped", MAX_DEPTH)
+        return
+    if isinstance(task, int):
+        task = await Task.get(id=task)
+    wanted = frozenset(events)
+    rules = [r for r in await _rules_of(cascade, task) if selected(r, wanted)]
+    if not rules:
+        return
+    cascade.depth += 1
     try:
-        cascade = _cascade.get()
-        assert cascade is not None
-        if cascade.depth >= MAX_DEPTH:
-            logger.warning("rule cascade deeper than %s stopped", MAX_DEPTH)
-            return
-        if isinstance(task, int):
-            task = await Task.get(id=task)
-        wanted = frozenset(events)
-        rules = [r for r in await _rules_of(cascade, task) if selected(r, wanted)]
-        if not rules:
-            return
-        cascade.depth += 1
-        try:
-            await _run(work, cascade, wanted, task, rules, dict(workers or {}))
-        finally:
-            cascade.depth -= 1
+        await _run(work, cascade, wanted, task, rules, dict(workers or {}))
     finally:
-        if token is not None:
-            _cascade.reset(token)
+        cascade.depth -= 1
 
 
-async def run_for_submission(
-    work: UnitOfWork, events: Iterable[Event], submission: Submission, task: Task | None = None
-) -> None:
-    """Run the rules after events about one submission (of its worker, in its task)."""
-    await run_rules(
-        work,
-        events,
-        task if task is not None else submission.task_id,
-        {submission.worker_id: (submission.id,)},
-    )
+def triggers_of(
+    event: DomainEvent,
+) -> tuple[frozenset[Event], int | None, dict[int, tuple[int, ...]]]:
+    """Which rule events a domain event is, the task, and the workers (with their
+    submissions) it concerns; no rule events for the domain events rules do not follow."""
+    match event:
+        case SubmissionStarted(task_id=task):
+            # The start lowered the remaining budget: automatic top-ups.
+            return frozenset({Event.BUDGET_CHANGE}), task, {}
+        case SubmissionSubmitted(task_id=task, worker_id=worker, submission_id=submission):
+            return frozenset({Event.SUBMISSION}), task, {worker: (submission,)}
+        case SubmissionsReviewed(task_id=task, state=state) if (
+            state is not SubmissionState.REVISION_REQUESTED
+        ):
+            kinds = {Event.REVIEW}
+            if event.paid:
+                kinds.add(Event.PAYMENT)
+                if event.from_dispute:
+                    kinds.add(Event.BUDGET_CHANGE)  # paid from the remaining budget
+            workers: dict[int, tuple[int, ...]] = {}
+            for item in event.submissions:
+                workers[item.worker_id] = (*workers.get(item.worker_id, ()), item.submission_id)
+            return frozenset(kinds), task, workers
+        case BonusPaid(task_id=task, worker_id=worker, submission_id=submission):
+            return frozenset({Event.PAYMENT, Event.BUDGET_CHANGE}), task, {worker: (submission,)}
+        case SubmissionAudited(task_id=task, worker_id=worker, submission_id=submission):
+            return frozenset({Event.AUDIT}), task, {worker: (submission,)}
+    return frozenset(), None, {}
+
+
+class QualityRules(Handler):
+    """Runs the quality-control and automation rules after the events they follow."""
+
+    async def handle(self, work: UnitOfWork, event: DomainEvent) -> None:
+        kinds, task_id, workers = triggers_of(event)
+        if kinds and task_id is not None:
+            await run_rules(work, kinds, task_id, workers)
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -323,24 +354,23 @@ async def _act(
     target: _Target,
 ) -> None:
     """Apply one decision in a savepoint; record and publish it if it changed something."""
-    emitted = len(work.events)
     try:
-        async with in_transaction():
+        async with work.savepoint():
             firing = await _apply(work, cascade, rule, decision, task, target)
     except UseCaseError as error:
         # Not possible right now (funds, a submission reviewed meanwhile): the event stands.
-        del work.events[emitted:]
         logger.info("rule %s could not act: %s", rule.id, error)
         return
     if firing is None:
         return
-    streams.emit_rule_fired(
-        work,
-        task.id,
-        rule_id=rule.id,
-        action=rule.config.action.type.value,
-        worker_id=target.worker_id,
-        submission_id=firing.submission_id,
+    await work.raise_event(
+        RuleFired(
+            task_id=task.id,
+            rule_id=rule.id,
+            action=rule.config.action.type.value,
+            worker_id=target.worker_id,
+            submission_id=firing.submission_id,
+        )
     )
 
 
@@ -369,9 +399,6 @@ async def _apply(
             created_at=clock.now(),
         )
 
-    # Late import: submissions runs the rules after its own changes.
-    from gql_server.services import submissions
-
     action = decision.action
     manual = task.acceptance_mode == AcceptanceMode.MANUAL
     match action:
@@ -381,26 +408,14 @@ async def _apply(
             pending = await Submission.filter(
                 task_id=task.id, worker_id=worker, state=SubmissionState.SUBMITTED
             ).order_by("id")
-            for submission in pending:
-                if isinstance(action, DeclineAnswers):
-                    await submissions.reject_by_rule(work, submission, action.reason, rule.id)
-                else:
-                    await submissions.approve_by_rule(work, submission, rule.id)
-            if not pending:
-                return None
-            return await record({"reviewed_submission_ids": [s.id for s in pending]})
+            declined = isinstance(action, DeclineAnswers)
+            return await _review_answers(work, rule, task, pending, declined, action, record)
         case Approve() | Reject() if manual or isinstance(action, Reject):
             pending = await Submission.filter(
                 id__in=list(target.submission_ids), state=SubmissionState.SUBMITTED
             ).order_by("id")
-            for submission in pending:
-                if isinstance(action, Reject):
-                    await submissions.reject_by_rule(work, submission, action.reason, rule.id)
-                else:
-                    await submissions.approve_by_rule(work, submission, rule.id)
-            if not pending:
-                return None
-            return await record({"reviewed_submission_ids": [s.id for s in pending]})
+            declined = isinstance(action, Reject)
+            return await _review_answers(work, rule, task, pending, declined, action, record)
         case SuspendInTask(days=days, reason=reason) if worker is not None:
             restriction = await restrictions.impose(
                 account_id=task.account_id,
@@ -441,7 +456,7 @@ async def _apply(
                     submission_id=submission.id, reason=LedgerReason.BONUS, idempotency_key=key
                 ):
                     continue
-                await submissions.pay_bonus_in(work, submission, amount, RULE_ACTOR, key)
+                await review.pay_bonus_in(work, submission, amount, RULE_ACTOR, key)
                 paid.append(submission.id)
             if not paid:
                 return None
@@ -449,6 +464,31 @@ async def _apply(
         case TopUp(amount=amount, cap=cap):
             return await _top_up(work, task, amount, cap, record)
     return None
+
+
+async def _review_answers(
+    work: UnitOfWork,
+    rule: ActiveRule,
+    task: Task,
+    pending: Sequence[Submission],
+    declined: bool,
+    action: Any,
+    record: Record,
+) -> RuleFiring | None:
+    """Accept or decline pending answers as one review (with the rule's reason as feedback)."""
+    if not pending:
+        return None
+    decision = review.Decision(
+        SubmissionState.SUBMITTED,
+        SubmissionState.REJECTED if declined else SubmissionState.APPROVED,
+        RULE_ACTOR,
+        feedback=action.reason if declined else None,
+        rule_id=rule.id,
+    )
+    reviewed = await review.review(work, task.account_id, [s.id for s in pending], decision)
+    if not reviewed:
+        return None
+    return await record({"reviewed_submission_ids": reviewed})
 
 
 async def _set_skill(
@@ -494,9 +534,9 @@ async def _top_up(
 ) -> RuleFiring | None:
     # The cap is checked on the row the top-up then changes, so concurrent top-ups wait for
     # each other and never pass it together.
-    if not await Task.filter(id=task.id, status__in=LIVE, topped_up_minor__lte=cap - amount).update(
-        topped_up_minor=F("topped_up_minor")
-    ):
+    if not await Task.filter(
+        id=task.id, status__in=LIVE_TASK_STATUSES, topped_up_minor__lte=cap - amount
+    ).update(topped_up_minor=F("topped_up_minor")):
         return None
     await ledger.move(
         reason=LedgerReason.TOP_UP,
@@ -505,5 +545,5 @@ async def _top_up(
         task_id=task.id,
         actor=RULE_ACTOR,
     )
-    await streams.emit_figures(work, task.id, "topped_up")
+    await work.raise_event(TaskFiguresChanged(task.account_id, task.id, FiguresChange.TOPPED_UP))
     return await record({"topped_up_minor": amount})

@@ -7,31 +7,49 @@ One channel per stream (on Redis each is prefixed with `gqs:`):
 - `queue:task:<task id>`, `queue:account:<account id>`: pending reviews (reviewQueue)
 - `locks:task:<task id>`, `locks:batch:<batch id>`: audit leases (auditLocks)
 
-Services emit changes into their unit of work. Just before it commits, `seal` turns the
-changes of each stream into one message: the stream's next version, its absolute state
-read right then, and what changed. Versions are allocated by inserting the message into
-`stream_event`, whose unique (stream, version) makes concurrent writers of one stream wait
-for each other, so versions follow commit order without gaps and each message's state
-includes every earlier version. The stored messages are what a subscription resumes from.
+Use cases raise domain events; `changes_of` says what each changes on which stream, and
+the `StreamLog` handler gathers those changes in the unit of work. Just before it commits,
+`seal` turns the changes of each stream into one message: the stream's next version, its
+absolute state read right then, and what changed. Versions are allocated by inserting
+the message into `stream_event`, whose unique (stream, version) makes concurrent writers
+of one stream wait for each other, so versions follow commit order without gaps and each
+message's state includes every earlier version. The stored messages are what a
+subscription resumes from.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tortoise.connection import get_connection
 from tortoise.functions import Max, Sum
 
 from gql_server import clock
 from gql_server.models import Account, AuditLock, Batch, StreamEvent, Submission, Task
+from gql_server.models.enums import FiguresChange, QueueChange, TaskChange
+from gql_server.models.vocabulary import PENDING_REVIEW_STATES, lock_held
 from gql_server.services.errors import ErrorCode, UseCaseError
-from gql_server.services.review_queue import PENDING
+from gql_server.services.events import (
+    AccountFunded,
+    AuditLockChanged,
+    BonusPaid,
+    DomainEvent,
+    Handler,
+    RuleFired,
+    SubmissionDisputed,
+    SubmissionsExpired,
+    SubmissionsReviewed,
+    SubmissionStarted,
+    SubmissionSubmitted,
+    TaskFiguresChanged,
+    TaskStatusChanged,
+    UnitOfWork,
+)
 
-if TYPE_CHECKING:
-    from gql_server.services.events import Event, UnitOfWork
+logger = logging.getLogger(__name__)
 
 # Messages kept per stream for resuming; a client further behind gets a fresh snapshot.
 KEEP_VERSIONS = 500
@@ -71,78 +89,136 @@ def batch_locks_channel(batch_id: int) -> str:
     return f"locks:batch:{batch_id}"
 
 
-# --- what services emit -------------------------------------------------------------------
+# --- what each domain event changes on which stream -------------------------------------
 
 
-async def emit_figures(work: UnitOfWork, task_id: int, change: str) -> Task:
-    """The task's money changed (and so its account's totals); returns the task as it is now."""
-    task = await Task.get(id=task_id)
-    body = {"change": change, "task_id": task.id}
-    work.emit(task_budget_channel(task.id), body)
-    work.emit(account_budget_channel(task.account_id), body)
-    return task
+Change = tuple[str, dict[str, Any]]
 
 
-def emit_status(work: UnitOfWork, task: Task, change: str) -> None:
-    """The task was opened, paused, resumed or closed (`task` is read after the change)."""
-    work.emit(
-        task_channel(task.id),
-        {"change": change, "close_reason": task.close_reason.value if task.close_reason else None},
-    )
+def _figures(account_id: int, task_id: int, change: FiguresChange) -> list[Change]:
+    body = {"change": change.value, "task_id": task_id}
+    return [(task_budget_channel(task_id), body), (account_budget_channel(account_id), body)]
 
 
-def emit_rule_fired(
-    work: UnitOfWork,
-    task_id: int,
-    *,
-    rule_id: int,
-    action: str,
-    worker_id: int | None = None,
-    submission_id: int | None = None,
-) -> None:
-    """A quality-control rule acted because of work on this task."""
-    work.emit(
-        task_channel(task_id),
-        {
-            "change": "rule_fired",
-            "rule_id": rule_id,
-            "action": action,
-            "worker_id": worker_id,
-            "submission_id": submission_id,
-        },
-    )
+def _queue(account_id: int, task_id: int, submission_id: int, change: QueueChange) -> list[Change]:
+    body = {"change": change.value, "task_id": task_id, "submission_id": submission_id}
+    return [(task_queue_channel(task_id), body), (account_queue_channel(account_id), body)]
 
 
-def emit_queue(work: UnitOfWork, task: Task, submission_id: int, change: str) -> None:
-    """A submission entered ("added"), left ("removed") or changed in the review queue."""
-    body = {"change": change, "task_id": task.id, "submission_id": submission_id}
-    work.emit(task_queue_channel(task.id), body)
-    work.emit(account_queue_channel(task.account_id), body)
+def changes_of(event: DomainEvent) -> list[Change]:
+    """The stream changes an event makes, in the order its message lists them."""
+    match event:
+        case AccountFunded(account_id=account_id):
+            return [(account_budget_channel(account_id), {"change": FiguresChange.FUNDED.value})]
+        case TaskFiguresChanged(account_id=account, task_id=task, change=change):
+            return _figures(account, task, change)
+        case TaskStatusChanged(account_id=account, task_id=task, change=change):
+            reason = event.close_reason.value if event.close_reason else None
+            status = (task_channel(task), {"change": change.value, "close_reason": reason})
+            if change is TaskChange.OPENED:
+                return [*_figures(account, task, FiguresChange.PUBLISHED), status]
+            if change is TaskChange.CLOSED:
+                return [*_figures(account, task, FiguresChange.CLOSED), status]
+            return [status]
+        case SubmissionStarted(account_id=account, task_id=task):
+            return _figures(account, task, FiguresChange.STARTED)
+        case SubmissionSubmitted(account_id=account, task_id=task, submission_id=submission):
+            return _queue(account, task, submission, QueueChange.ADDED)
+        case SubmissionDisputed(account_id=account, task_id=task, submission_id=submission):
+            return _queue(account, task, submission, QueueChange.UPDATED)
+        case SubmissionsReviewed(account_id=account, task_id=task, figures=figures):
+            money = _figures(account, task, figures) if figures is not None else []
+            return money + [
+                change
+                for item in event.submissions
+                for change in _queue(account, task, item.submission_id, QueueChange.REMOVED)
+            ]
+        case BonusPaid(account_id=account, task_id=task):
+            return _figures(account, task, FiguresChange.BONUS)
+        case SubmissionsExpired(account_id=account, task_id=task):
+            return _figures(account, task, FiguresChange.EXPIRED)
+        case AuditLockChanged(task_id=task, batch_id=batch):
+            body = {
+                "change": event.change.value,
+                "task_id": task,
+                "submission_id": event.submission_id,
+                "holder_id": event.holder_id,
+                "fencing_token": event.fencing_token,
+                "expires_at": event.expires_at.isoformat() if event.expires_at else None,
+            }
+            locks = [(task_locks_channel(task), body)]
+            return locks if batch is None else [*locks, (batch_locks_channel(batch), body)]
+        case RuleFired(task_id=task):
+            return [
+                (
+                    task_channel(task),
+                    {
+                        "change": TaskChange.RULE_FIRED.value,
+                        "rule_id": event.rule_id,
+                        "action": event.action,
+                        "worker_id": event.worker_id,
+                        "submission_id": event.submission_id,
+                    },
+                )
+            ]
+    return []
 
 
-def emit_lock(
-    work: UnitOfWork,
-    *,
-    task_id: int,
-    batch_id: int | None,
-    submission_id: int,
-    change: str,
-    holder_id: int | None,
-    fencing_token: int,
-    expires_at: datetime | None,
-) -> None:
-    """An audit lock was taken, renewed, released or expired."""
-    body = {
-        "change": change,
-        "task_id": task_id,
-        "submission_id": submission_id,
-        "holder_id": holder_id,
-        "fencing_token": fencing_token,
-        "expires_at": expires_at.isoformat() if expires_at else None,
-    }
-    work.emit(task_locks_channel(task_id), body)
-    if batch_id is not None:
-        work.emit(batch_locks_channel(batch_id), body)
+# --- publishing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    """A stream message on its way to subscribers: its channel and its JSON."""
+
+    channel: str
+    payload: dict[str, Any]
+
+
+class Publisher(Protocol):
+    async def publish(self, message: Published) -> None: ...
+
+
+class DiscardingPublisher:
+    """Used until a real publisher is installed (commands that serve no subscribers)."""
+
+    async def publish(self, message: Published) -> None:
+        return None
+
+
+_publisher: Publisher = DiscardingPublisher()
+
+
+def install_publisher(publisher: Publisher) -> Publisher:
+    """Install `publisher` and return the one it replaces."""
+    global _publisher
+    previous, _publisher = _publisher, publisher
+    return previous
+
+
+class StreamLog(Handler):
+    """Events become stream changes; before commit, one stored message per stream; after
+    commit, the messages are published."""
+
+    async def handle(self, work: UnitOfWork, event: DomainEvent) -> None:
+        work.gathered("stream_changes").extend(changes_of(event))
+
+    async def before_commit(self, work: UnitOfWork) -> None:
+        changes = work.gathered("stream_changes")
+        if changes:
+            work.gathered("stream_messages").extend(await seal(changes))
+
+    async def after_commit(self, work: UnitOfWork) -> None:
+        for channel, message in work.gathered("stream_messages"):
+            try:
+                await _publisher.publish(Published(channel, message.to_json()))
+            except Exception as error:
+                # The change is committed and its message stored: subscribers see the
+                # version gap at their stream's next message and read what they missed from
+                # the log. The rest would most likely fail the same way, so the request
+                # does not wait.
+                logger.warning("publishing %s failed after commit: %r", channel, error)
+                break
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -217,21 +293,21 @@ async def _account_budget_state(account_id: int) -> dict[str, Any]:
 
 
 async def _task_queue_state(task_id: int) -> dict[str, Any]:
-    pending = Submission.filter(task_id=task_id, state__in=PENDING, submitted_at__isnull=False)
+    pending = Submission.filter(
+        task_id=task_id, state__in=PENDING_REVIEW_STATES, submitted_at__isnull=False
+    )
     return {"task_id": task_id, "length": await pending.count()}
 
 
 async def _account_queue_state(account_id: int) -> dict[str, Any]:
     pending = Submission.filter(
-        account_id=account_id, state__in=PENDING, submitted_at__isnull=False
+        account_id=account_id, state__in=PENDING_REVIEW_STATES, submitted_at__isnull=False
     )
     return {"length": await pending.count()}
 
 
 async def _locks_state(scope: dict[str, int]) -> dict[str, Any]:
-    held = AuditLock.filter(
-        holder_id__isnull=False, released_at__isnull=True, expires_at__gt=clock.now(), **scope
-    )
+    held = AuditLock.filter(lock_held(clock.now()), **scope)
     rows = (
         await held.order_by("expires_at", "id")
         .limit(MAX_LISTED_LOCKS)
@@ -312,11 +388,11 @@ async def _allocate(channel: str) -> tuple[int, int]:
     raise RuntimeError(f"could not allocate a version of {channel}")
 
 
-async def seal(events: Sequence[Event]) -> list[tuple[str, StreamMessage]]:
-    """One message per stream for the events of a unit of work; call before it commits."""
+async def seal(emitted: Sequence[Change]) -> list[tuple[str, StreamMessage]]:
+    """One message per stream for the changes of a unit of work; call before it commits."""
     changes: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        changes.setdefault(event.channel, []).append(event.payload)
+    for channel, payload in emitted:
+        changes.setdefault(channel, []).append(payload)
     # Streams are always taken in the same order, so two writers never wait on each other.
     allocated = {channel: await _allocate(channel) for channel in sorted(changes)}
     messages = []

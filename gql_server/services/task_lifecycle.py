@@ -14,15 +14,34 @@ from tortoise.expressions import F
 
 from gql_server import clock
 from gql_server.models import Task
-from gql_server.models.enums import ActorKind, CloseReason, LedgerReason, TaskStatus
-from gql_server.services import ledger, outbox, streams
+from gql_server.models.enums import (
+    ActorKind,
+    CloseReason,
+    FiguresChange,
+    LedgerReason,
+    SubmissionState,
+    TaskChange,
+    TaskStatus,
+)
+from gql_server.models.vocabulary import LIVE_TASK_STATUSES
+from gql_server.services import ledger
 from gql_server.services.errors import ErrorCode, UseCaseError
-from gql_server.services.events import UnitOfWork, unit_of_work
+from gql_server.services.events import (
+    BonusPaid,
+    DomainEvent,
+    Handler,
+    SubmissionsExpired,
+    SubmissionsReviewed,
+    TaskFiguresChanged,
+    TaskStatusChanged,
+    UnitOfWork,
+    unit_of_work,
+)
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.tasks import get_task
 
-LIVE = (TaskStatus.OPEN, TaskStatus.PAUSED)
+S = SubmissionState
 
 
 def closure_reason(task: Task, now: datetime) -> CloseReason | None:
@@ -45,7 +64,7 @@ async def close_in_transaction(
 ) -> bool:
     """Close a live task and return its remaining budget to the account; False if not live."""
     now = clock.now()
-    closed = await Task.filter(id=task_id, status__in=LIVE).update(
+    closed = await Task.filter(id=task_id, status__in=LIVE_TASK_STATUSES).update(
         status=TaskStatus.CLOSED,
         close_reason=reason,
         closed_at=now,
@@ -63,21 +82,32 @@ async def close_in_transaction(
             task_id=task.id,
             actor=actor,
         )
-    await outbox.enqueue_task_event(outbox.TASK_CLOSED, task.id)
-    task = await streams.emit_figures(work, task.id, "closed")
-    streams.emit_status(work, task, "closed")
+    await work.raise_event(
+        TaskStatusChanged(task.account_id, task.id, TaskChange.CLOSED, close_reason=reason)
+    )
     return True
 
 
-async def close_if_done(work: UnitOfWork, task_id: int) -> CloseReason | None:
-    """Close the task if a closure condition holds now; call after any change to it."""
-    task = await Task.get(id=task_id)
-    if task.status not in LIVE:
-        return None
-    reason = closure_reason(task, clock.now())
-    if reason is not None and await close_in_transaction(work, task.id, reason, ledger.SYSTEM):
-        return reason
-    return None
+# The events after which a closure condition may have become true: money was paid,
+# released or given back, or more was approved.
+_CLOSURE_CHECKED_AFTER = (SubmissionsReviewed, SubmissionsExpired, BonusPaid, TaskFiguresChanged)
+
+
+class AutomaticClosure(Handler):
+    """Closes a task the moment a closure condition holds, in the transaction that made it
+    hold (after the rules, so that a top-up they make may keep the task open)."""
+
+    async def handle(self, work: UnitOfWork, event: DomainEvent) -> None:
+        if not isinstance(event, _CLOSURE_CHECKED_AFTER):
+            return
+        if isinstance(event, SubmissionsReviewed) and event.state is S.REVISION_REQUESTED:
+            return
+        task = await Task.get(id=event.task_id)
+        if task.status not in LIVE_TASK_STATUSES:
+            return
+        reason = closure_reason(task, clock.now())
+        if reason is not None:
+            await close_in_transaction(work, task.id, reason, ledger.SYSTEM)
 
 
 async def _replay_task(stored: dict[str, Any]) -> Task:
@@ -117,8 +147,8 @@ async def publish_task(
                 actor=_member(principal),
                 idempotency_key=recorder.key,
             )
-            task = await streams.emit_figures(work, task.id, "published")
-            streams.emit_status(work, task, "opened")
+            await work.raise_event(TaskStatusChanged(task.account_id, task.id, TaskChange.OPENED))
+            task = await Task.get(id=task.id)
             await recorder.complete({"task_id": task.id})
         return task
 
@@ -140,9 +170,9 @@ async def _switch(
             status=target, updated_at=now, version=F("version") + 1
         ):
             raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task changed meanwhile.")
-        task = await Task.get(id=task.id)
-        streams.emit_status(work, task, "paused" if target == TaskStatus.PAUSED else "resumed")
-    return task
+        change = TaskChange.PAUSED if target == TaskStatus.PAUSED else TaskChange.RESUMED
+        await work.raise_event(TaskStatusChanged(task.account_id, task.id, change))
+    return await Task.get(id=task.id)
 
 
 async def pause_task(principal: MemberPrincipal, task_id: int | None) -> Task:
@@ -160,7 +190,7 @@ async def close_task(
 
     async def body(recorder: Recorder) -> Task:
         task = await get_task(principal.account_id, task_id)
-        if task.status not in LIVE:
+        if task.status not in LIVE_TASK_STATUSES:
             raise UseCaseError.single(
                 ErrorCode.INVALID_STATE,
                 f"Only an open or paused task can be closed; it is {task.status}.",
@@ -205,11 +235,13 @@ async def change_budget(
             await recorder.claim()
             if task.status != TaskStatus.DRAFT:
                 await _move_budget(principal, task.id, new_budget_minor, recorder.key)
-                await streams.emit_figures(work, task.id, "budget_changed")
             await Task.filter(id=task.id).update(
                 requested_budget_minor=new_budget_minor, updated_at=clock.now()
             )
-            await close_if_done(work, task.id)
+            if task.status != TaskStatus.DRAFT:
+                await work.raise_event(
+                    TaskFiguresChanged(task.account_id, task.id, FiguresChange.BUDGET_CHANGED)
+                )
             await recorder.complete({"task_id": task.id})
         return await Task.get(id=task.id)
 
@@ -242,7 +274,8 @@ async def close_expired_tasks(limit: int = 500) -> int:
     """Sweep: close live tasks whose expiry has passed. Returns how many closed."""
     now = clock.now()
     ids = (
-        await Task.filter(status__in=LIVE, expires_at__lte=now)
+        await Task.filter(status__in=LIVE_TASK_STATUSES, expires_at__lte=now)
+        .order_by("expires_at", "id")
         .limit(limit)
         .values_list("id", flat=True)
     )

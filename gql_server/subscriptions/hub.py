@@ -25,8 +25,7 @@ from broadcaster import Broadcast, BroadcastBackend
 from broadcaster import Event as BroadcastEvent
 
 from gql_server.services import streams
-from gql_server.services.events import Event
-from gql_server.services.streams import StreamMessage
+from gql_server.services.streams import Published, StreamMessage
 from gql_server.subscriptions.redis_backend import PUBLISH_TIMEOUT, SupervisedRedis
 
 if TYPE_CHECKING:
@@ -169,7 +168,7 @@ class BroadcastHub:
             self._channels.clear()
         await self._broadcast.disconnect()
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Published) -> None:
         async with asyncio.timeout(PUBLISH_TIMEOUT):
             await self._broadcast.publish(CHANNEL_PREFIX + event.channel, json.dumps(event.payload))
 
