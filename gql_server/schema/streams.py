@@ -7,7 +7,7 @@ the absolute state the stream concerns, and the list of what changed.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 import strawberry
@@ -37,7 +37,7 @@ class LiveMessage:
 
 
 @strawberry.enum(description="What moved a task's or the account's money.")
-class BudgetChangeCause(StrEnum):
+class BudgetChangeCause(Enum):
     PUBLISHED = "published"
     STARTED = "started"
     APPROVED = "approved"
@@ -50,7 +50,9 @@ class BudgetChangeCause(StrEnum):
     BULK_REVIEWED = "bulk_reviewed"
     DISPUTE_RESOLVED = "dispute_resolved"
     FUNDED = "funded"
-    OTHER = "other"
+    OTHER = strawberry.enum_value(
+        "other", deprecation_reason="Never sent: every change has its cause."
+    )
 
 
 @strawberry.type
@@ -79,7 +81,6 @@ class BudgetMessage(LiveMessage):
         def money(key: str) -> Money:
             return Money.of(state[key], currency)
 
-        causes = {cause.value: cause for cause in BudgetChangeCause}
         return cls(
             version=message.version,
             snapshot=message.snapshot,
@@ -94,7 +95,7 @@ class BudgetMessage(LiveMessage):
             ),
             changes=[
                 BudgetChange(
-                    cause=causes.get(change["change"], BudgetChangeCause.OTHER),
+                    cause=_CAUSES[domain.FiguresChange(change["change"])],
                     task_id=_id("Task", change["task_id"]),
                 )
                 for change in message.changes
@@ -124,7 +125,6 @@ class ReviewQueueMessage(LiveMessage):
 
     @classmethod
     def from_stream(cls, message: StreamMessage) -> ReviewQueueMessage:
-        kinds = {"added": ReviewQueueChangeKind.ADDED, "removed": ReviewQueueChangeKind.REMOVED}
         return cls(
             version=message.version,
             snapshot=message.snapshot,
@@ -132,7 +132,7 @@ class ReviewQueueMessage(LiveMessage):
             length=message.state["length"],
             changes=[
                 ReviewQueueChange(
-                    kind=kinds.get(change["change"], ReviewQueueChangeKind.UPDATED),
+                    kind=_QUEUE_KINDS[domain.QueueChange(change["change"])],
                     submission_id=to_global_id("Submission", change["submission_id"]),
                     task_id=to_global_id("Task", change["task_id"]),
                 )
@@ -199,7 +199,7 @@ class AuditLocksMessage(LiveMessage):
             locks=[AuditLockState.from_json(lock) for lock in state["locks"]],
             changes=[
                 AuditLockChange(
-                    kind=AuditLockChangeKind(change["change"]),
+                    kind=_LOCK_KINDS[domain.LockChange(change["change"])],
                     lock=AuditLockState.from_json(change),
                 )
                 for change in message.changes
@@ -208,13 +208,15 @@ class AuditLocksMessage(LiveMessage):
 
 
 @strawberry.enum
-class TaskEventKind(StrEnum):
+class TaskEventKind(Enum):
     OPENED = "opened"
     PAUSED = "paused"
     RESUMED = "resumed"
     CLOSED = "closed"
     RULE_FIRED = "rule_fired"
-    OTHER = "other"
+    OTHER = strawberry.enum_value(
+        "other", deprecation_reason="Never sent: every event has its kind."
+    )
 
 
 @strawberry.type(description="Something that happened to a task.")
@@ -241,7 +243,6 @@ class TaskEventsMessage(LiveMessage):
     @classmethod
     def from_stream(cls, message: StreamMessage) -> TaskEventsMessage:
         state = message.state
-        kinds = {kind.value: kind for kind in TaskEventKind}
 
         def reason(value: str | None) -> domain.CloseReason | None:
             return domain.CloseReason(value) if value else None
@@ -254,7 +255,7 @@ class TaskEventsMessage(LiveMessage):
             close_reason=reason(state["close_reason"]),
             changes=[
                 TaskEvent(
-                    kind=kinds.get(change["change"], TaskEventKind.OTHER),
+                    kind=_TASK_KINDS[domain.TaskChange(change["change"])],
                     close_reason=reason(change["close_reason"]),
                     rule_id=_id("Rule", change["rule_id"]),
                     action=change["action"],
@@ -264,3 +265,11 @@ class TaskEventsMessage(LiveMessage):
                 for change in message.changes
             ],
         )
+
+
+# Each change the domain records, as the API names it. Built by name from the domain's
+# enums, so a change without its API value fails at import, never silently at run time.
+_CAUSES = {change: BudgetChangeCause[change.name] for change in domain.FiguresChange}
+_QUEUE_KINDS = {change: ReviewQueueChangeKind[change.name] for change in domain.QueueChange}
+_LOCK_KINDS = {change: AuditLockChangeKind[change.name] for change in domain.LockChange}
+_TASK_KINDS = {change: TaskEventKind[change.name] for change in domain.TaskChange}
