@@ -94,7 +94,7 @@ async def _setup(
     owner = created.owner
     api_key = await ApiKey.get(member_id=owner.id)
     principal = MemberPrincipal(owner.id, created.account.id, owner.role, api_key.id)
-    await accounts.fund_account(created.account.id, owner.id, 10**9)
+    await accounts.fund_account(principal, 10**9)
     project = await Project.create(account_id=created.account.id, name="Bench")
     skill = await skills.create_skill(principal, "Accuracy")
     people = []

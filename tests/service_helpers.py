@@ -60,7 +60,7 @@ async def new_requester(*, fund_minor: int = 100_000, timezone: str = "UTC") -> 
     principal = MemberPrincipal(owner.id, created.account.id, owner.role, key.id)
     project = await Project.create(account_id=created.account.id, name="Project")
     if fund_minor:
-        await accounts.fund_account(created.account.id, owner.id, fund_minor)
+        await accounts.fund_account(principal, fund_minor)
     return Requester(created.account.id, principal, project.id)
 
 

@@ -52,7 +52,6 @@ from gql_server.models.enums import (
 from gql_server.models.vocabulary import LIVE_TASK_STATUSES as LIVE
 from gql_server.services import accounts
 from gql_server.services.errors import UseCaseError
-from gql_server.services.idempotency import IdempotencyKey
 from gql_server.services.principals import WorkerPrincipal
 from gql_server.services.review import (
     approve_submission,
@@ -252,7 +251,7 @@ class LedgerMachine(RuleBasedStateMachine):
         member = self.requester.principal
 
         async def call() -> None:
-            await accounts.fund_account(self.requester.account_id, member.member_id, amount)
+            await accounts.fund_account(member, amount)
             self.funded += amount
 
         self.attempt("fund", call)
@@ -337,9 +336,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def review(self, index: int, decision: str) -> None:
         member, pk = self.requester.principal, self.pick(index, S.SUBMITTED)
         key = decision.split(" ")[1] if decision.startswith("approve ") else None
-        idem = IdempotencyKey.of(member, key, "approveSubmission", {"id": pk})
         calls: dict[str, Callable[[], Awaitable[Any]]] = {
-            "approve": lambda: approve_submission(member, pk, idem),
+            "approve": lambda: approve_submission(member, pk, key),
             "reject": lambda: reject_submission(member, pk, "Wrong."),
             "reject blank": lambda: reject_submission(member, pk, " "),
             "revise": lambda: request_revision(member, pk, "Look again."),

@@ -619,20 +619,14 @@ async def test_targeting_by_country() -> None:
 # --- idempotency --------------------------------------------------------------------------
 
 
-def _key(principal: MemberPrincipal, key: str, submission_id: int) -> IdempotencyKey:
-    idem = IdempotencyKey.of(principal, key, "approveSubmission", {"id": submission_id})
-    assert idem is not None
-    return idem
-
-
 async def test_an_approval_retried_with_its_key_pays_once() -> None:
     requester = await new_requester(fund_minor=FUNDED)
     task = await new_task(requester)
     submission = await _submitted(task)
     member = requester.principal
 
-    first = await approve_submission(member, submission.id, _key(member, "k-1", submission.id))
-    again = await approve_submission(member, submission.id, _key(member, "k-1", submission.id))
+    first = await approve_submission(member, submission.id, "k-1")
+    again = await approve_submission(member, submission.id, "k-1")
     assert first.id == again.id == submission.id
     assert (again.state, again.paid_minor) == (S.APPROVED, 100)
     pays = await LedgerEntry.filter(submission_id=submission.id, reason=LedgerReason.PAY)
@@ -646,11 +640,11 @@ async def test_a_key_reused_with_other_arguments_is_a_mismatch() -> None:
     task = await new_task(requester)
     first, second = await _submitted(task), await _submitted(task)
     member = requester.principal
-    await approve_submission(member, first.id, _key(member, "k-1", first.id))
+    await approve_submission(member, first.id, "k-1")
     await expect_unchanged(
         requester.account_id,
         ErrorCode.IDEMPOTENCY_MISMATCH,
-        approve_submission(member, second.id, _key(member, "k-1", second.id)),
+        approve_submission(member, second.id, "k-1"),
     )
     assert (await Submission.get(id=second.id)).state == S.SUBMITTED
     # Keys belong to their caller: another member may use the same string.
@@ -658,7 +652,7 @@ async def test_a_key_reused_with_other_arguments_is_a_mismatch() -> None:
         account_id=requester.account_id, name="M", email="m@example.test", role=MemberRole.MANAGER
     )
     colleague = MemberPrincipal(manager.id, requester.account_id, MemberRole.MANAGER, 0)
-    approved = await approve_submission(colleague, second.id, _key(colleague, "k-1", second.id))
+    approved = await approve_submission(colleague, second.id, "k-1")
     assert approved.state == S.APPROVED
     assert await figures(task.id) == (1000, 0, 200, 800)
     await assert_ledger_consistent(requester.account_id)
@@ -672,12 +666,12 @@ async def test_a_failed_use_case_leaves_its_key_free() -> None:
     await expect_unchanged(
         requester.account_id,
         ErrorCode.INVALID_STATE,
-        approve_submission(member, started.id, _key(member, "k-1", started.id)),
+        approve_submission(member, started.id, "k-1"),
     )
     await submit_submission(
         WorkerPrincipal(started.worker_id, 0), started.id, answer()
     )  # now it can be approved
-    approved = await approve_submission(member, started.id, _key(member, "k-1", started.id))
+    approved = await approve_submission(member, started.id, "k-1")
     assert approved.state == S.APPROVED
 
 
@@ -704,13 +698,11 @@ async def test_a_retry_that_looked_up_its_key_just_before_the_first_committed(
     async def first() -> Submission:
         await looked_up.wait()
         try:
-            return await approve_submission(member, submission.id, _key(member, "k", submission.id))
+            return await approve_submission(member, submission.id, "k")
         finally:
             first_done.set()
 
-    retry, winner = await asyncio.gather(
-        approve_submission(member, submission.id, _key(member, "k", submission.id)), first()
-    )
+    retry, winner = await asyncio.gather(approve_submission(member, submission.id, "k"), first())
     assert retry.id == winner.id == submission.id
     assert retry.state == winner.state == S.APPROVED
     assert (

@@ -29,7 +29,6 @@ from gql_server.schema.relay import pk_of
 from gql_server.schema.work import Submission, SubmissionConnection
 from gql_server.services import review, review_queue
 from gql_server.services.errors import UseCaseError
-from gql_server.services.idempotency import IdempotencyKey
 
 _RESOLUTIONS = {
     DisputeResolution.UPHOLD: DisputeStatus.UPHELD,
@@ -106,9 +105,7 @@ class ReviewMutations:
             lambda: review.approve_submission(
                 member,
                 pk_of(input.submission_id, "Submission"),
-                IdempotencyKey.of(
-                    member, input.idempotency_key, "approveSubmission", {"id": input.submission_id}
-                ),
+                input.idempotency_key,
             ),
             lambda s: _submission(info, s),
         )
@@ -126,12 +123,7 @@ class ReviewMutations:
                 member,
                 pk_of(input.submission_id, "Submission"),
                 input.feedback,
-                IdempotencyKey.of(
-                    member,
-                    input.idempotency_key,
-                    "rejectSubmission",
-                    {"id": input.submission_id, "feedback": input.feedback},
-                ),
+                input.idempotency_key,
             ),
             lambda s: _submission(info, s),
         )
@@ -157,14 +149,8 @@ class ReviewMutations:
 
         async def action() -> Any:
             minor = amount(input.amount, (await info.context.account()).currency, "amount")
-            idem = IdempotencyKey.of(
-                member,
-                input.idempotency_key,
-                "payBonus",
-                {"id": input.submission_id, "amount": minor},
-            )
             return await review.pay_bonus(
-                member, pk_of(input.submission_id, "Submission"), minor, idem
+                member, pk_of(input.submission_id, "Submission"), minor, input.idempotency_key
             )
 
         return await mutate(SubmissionPayload, action, lambda s: _submission(info, s))
@@ -178,19 +164,13 @@ class ReviewMutations:
         async def action() -> Any:
             currency = (await info.context.account()).currency
             minor = amount(input.amount, currency, "amount") if input.amount is not None else None
-            idem = IdempotencyKey.of(
-                member,
-                input.idempotency_key,
-                "resolveDispute",
-                {"id": input.submission_id, "resolution": input.resolution.value, "amount": minor},
-            )
             return await review.resolve_dispute(
                 member,
                 pk_of(input.submission_id, "Submission"),
                 _RESOLUTIONS[input.resolution],
                 input.note,
                 minor,
-                idem,
+                input.idempotency_key,
             )
 
         return await mutate(SubmissionPayload, action, lambda s: _submission(info, s))
@@ -209,22 +189,12 @@ class ReviewMutations:
             else ReviewDecision.REJECTED
         )
         try:
-            idem = IdempotencyKey.of(
-                member,
-                input.idempotency_key,
-                "bulkReviewSubmissions",
-                {
-                    "ids": input.submission_ids,
-                    "decision": decision.value,
-                    "feedback": input.feedback,
-                },
-            )
             results = await review.bulk_review(
                 member,
                 [pk_of(i, "Submission") for i in input.submission_ids],
                 decision,
                 input.feedback,
-                idem,
+                input.idempotency_key,
             )
         except UseCaseError as error:
             return BulkReviewSubmissionsPayload(user_errors=user_errors(error))

@@ -24,8 +24,6 @@ from gql_server.schema.relay import pk_of
 from gql_server.schema.types import Account, Task
 from gql_server.schema.work import Template
 from gql_server.services import accounts, task_lifecycle, tasks
-from gql_server.services.idempotency import IdempotencyKey
-from gql_server.services.principals import MemberPrincipal
 
 # Input fields whose value is passed on as it is, under the draft's field name.
 _PLAIN = (
@@ -84,12 +82,6 @@ async def _task(info: Info, task: Any) -> dict[str, Any]:
     return {"task": Task.from_model(task, (await info.context.account()).currency)}
 
 
-def _idem(
-    principal: MemberPrincipal, key: str | None, operation: str, **arguments: Any
-) -> IdempotencyKey | None:
-    return IdempotencyKey.of(principal, key, operation, arguments)
-
-
 @strawberry.type
 class TaskAdminMutations:
     @strawberry.mutation(
@@ -101,12 +93,7 @@ class TaskAdminMutations:
         async def action() -> Any:
             account = await info.context.account()
             minor = amount(input.amount, account.currency, "amount")
-            return await accounts.fund_account(
-                member.account_id,
-                member.member_id,
-                minor,
-                _idem(member, input.idempotency_key, "fundAccount", amount=minor),
-            )
+            return await accounts.fund_account(member, minor, input.idempotency_key)
 
         async def present(account: Any) -> dict[str, Any]:
             return {"account": Account.from_model(account)}
@@ -136,7 +123,7 @@ class TaskAdminMutations:
             lambda: task_lifecycle.publish_task(
                 member,
                 pk_of(input.task_id, "Task"),
-                _idem(member, input.idempotency_key, "publishTask", task=input.task_id),
+                input.idempotency_key,
             ),
             lambda task: _task(info, task),
         )
@@ -169,7 +156,7 @@ class TaskAdminMutations:
             lambda: task_lifecycle.close_task(
                 info.context.member,
                 pk_of(input.task_id, "Task"),
-                _idem(info.context.member, input.idempotency_key, "closeTask", task=input.task_id),
+                input.idempotency_key,
             ),
             lambda task: _task(info, task),
         )
@@ -188,13 +175,7 @@ class TaskAdminMutations:
                 member,
                 pk_of(input.task_id, "Task"),
                 minor,
-                _idem(
-                    member,
-                    input.idempotency_key,
-                    "changeTaskBudget",
-                    task=input.task_id,
-                    budget=minor,
-                ),
+                input.idempotency_key,
             )
 
         return await mutate(TaskPayload, action, lambda task: _task(info, task))

@@ -27,7 +27,6 @@ from gql_server.schema.work import (
     TaskRating,
 )
 from gql_server.services import available_tasks, review_queue, submissions
-from gql_server.services.idempotency import IdempotencyKey
 
 
 async def _mine(info: Info, submission: Any) -> dict[str, Any]:
@@ -109,9 +108,7 @@ class WorkMutations:
             lambda: submissions.start_submission(
                 worker,
                 pk_of(input.task_id, "Task"),
-                IdempotencyKey.of(
-                    worker, input.idempotency_key, "startSubmission", {"task": input.task_id}
-                ),
+                input.idempotency_key,
             ),
             lambda s: _mine(info, s),
         )

@@ -93,9 +93,13 @@ async def get_account(account_id: int) -> Account:
 
 
 async def fund_account(
-    account_id: int, member_id: int, amount_minor: int, idem: IdempotencyKey | None = None
+    principal: MemberPrincipal, amount_minor: int, idempotency_key: str | None = None
 ) -> Account:
     """Add money to the account balance (payment providers are out of scope)."""
+    idem = IdempotencyKey.of(
+        principal, idempotency_key, "fund_account", {"amount_minor": amount_minor}
+    )
+    account_id = principal.account_id
     if amount_minor <= 0:
         raise UseCaseError.single(
             ErrorCode.VALIDATION, "'amount' must be more than zero.", "amount"
@@ -108,7 +112,7 @@ async def fund_account(
                 reason=LedgerReason.FUND,
                 amount_minor=amount_minor,
                 account_id=account_id,
-                actor=ledger.Actor(ActorKind.MEMBER, member_id),
+                actor=ledger.Actor(ActorKind.MEMBER, principal.member_id),
                 idempotency_key=idem.key if idem else None,
             )
             await work.raise_event(AccountFunded(account_id))

@@ -68,7 +68,7 @@ async def seed_demo(*, skip_if_present: bool = False) -> Demo:
         email="auditor@demo.example",
         role=MemberRole.AUDITOR,
     )
-    await accounts.fund_account(created.account.id, created.owner.id, 50_000)
+    await accounts.fund_account(owner, 50_000)
     project = await projects.create_project(
         owner, "App store reviews", "Install, use and review partner apps."
     )

@@ -326,9 +326,12 @@ async def _review_one(
 
 
 async def approve_submission(
-    principal: MemberPrincipal, submission_id: int | None, idem: IdempotencyKey | None = None
+    principal: MemberPrincipal, submission_id: int | None, idempotency_key: str | None = None
 ) -> Submission:
     """SUBMITTED -> APPROVED: the committed reward is paid to the worker at once."""
+    idem = IdempotencyKey.of(
+        principal, idempotency_key, "approve_submission", {"submission_id": submission_id}
+    )
     return await _review_one(principal, submission_id, S.APPROVED, None, idem)
 
 
@@ -349,9 +352,15 @@ async def reject_submission(
     principal: MemberPrincipal,
     submission_id: int | None,
     feedback: str,
-    idem: IdempotencyKey | None = None,
+    idempotency_key: str | None = None,
 ) -> Submission:
     """SUBMITTED -> REJECTED with feedback: the committed reward returns to remaining."""
+    idem = IdempotencyKey.of(
+        principal,
+        idempotency_key,
+        "reject_submission",
+        {"submission_id": submission_id, "feedback": feedback},
+    )
     text = _feedback(feedback, "A rejection")
     return await _review_one(principal, submission_id, S.REJECTED, text, idem)
 
@@ -404,9 +413,15 @@ async def pay_bonus(
     principal: MemberPrincipal,
     submission_id: int | None,
     amount_minor: int,
-    idem: IdempotencyKey | None = None,
+    idempotency_key: str | None = None,
 ) -> Submission:
     """A bonus to the worker of a paid submission, spent from the task's remaining budget."""
+    idem = IdempotencyKey.of(
+        principal,
+        idempotency_key,
+        "pay_bonus",
+        {"submission_id": submission_id, "amount_minor": amount_minor},
+    )
     if amount_minor <= 0:
         raise UseCaseError.single(
             ErrorCode.VALIDATION, "'amount' must be more than zero.", "amount"
@@ -491,9 +506,19 @@ async def resolve_dispute(
     resolution: DisputeStatus,
     note: str = "",
     amount_minor: int | None = None,
-    idem: IdempotencyKey | None = None,
+    idempotency_key: str | None = None,
 ) -> Submission:
     """UPHELD -> REJECTED; OVERTURNED -> APPROVED and paid; PARTIALLY_PAID -> paid `amount`."""
+    idem = IdempotencyKey.of(
+        principal,
+        idempotency_key,
+        "resolve_dispute",
+        {
+            "submission_id": submission_id,
+            "resolution": resolution.value,
+            "amount_minor": amount_minor,
+        },
+    )
     if resolution == DisputeStatus.OPEN:
         raise UseCaseError.single(
             ErrorCode.VALIDATION, "Choose how the dispute is resolved.", "resolution"
@@ -627,10 +652,16 @@ async def bulk_review(
     submission_ids: list[int | None],
     decision: ReviewDecision,
     feedback: str | None,
-    idem: IdempotencyKey | None = None,
+    idempotency_key: str | None = None,
 ) -> list[ItemResult]:
     """Approve or reject up to MAX_BULK_ITEMS submissions in one transaction; every id gets a
     result in input order, and one that cannot be reviewed never holds the others back."""
+    idem = IdempotencyKey.of(
+        principal,
+        idempotency_key,
+        "bulk_review",
+        {"submission_ids": submission_ids, "decision": decision.value, "feedback": feedback},
+    )
     if decision == ReviewDecision.REVISION_REQUESTED:
         raise UseCaseError.single(
             ErrorCode.VALIDATION, "Bulk review approves or rejects.", "decision"

@@ -132,9 +132,10 @@ async def _visible_task(task_id: int | None) -> Task:
 
 
 async def start_submission(
-    principal: WorkerPrincipal, task_id: int | None, idem: IdempotencyKey | None = None
+    principal: WorkerPrincipal, task_id: int | None, idempotency_key: str | None = None
 ) -> Submission:
     """Reserve one reward of an open task for the worker; every limit is checked."""
+    idem = IdempotencyKey.of(principal, idempotency_key, "start_submission", {"task_id": task_id})
 
     async def body(recorder: Recorder) -> Submission:
         task = await _visible_task(task_id)

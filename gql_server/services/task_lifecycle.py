@@ -115,9 +115,10 @@ async def _replay_task(stored: dict[str, Any]) -> Task:
 
 
 async def publish_task(
-    principal: MemberPrincipal, task_id: int | None, idem: IdempotencyKey | None = None
+    principal: MemberPrincipal, task_id: int | None, idempotency_key: str | None = None
 ) -> Task:
     """DRAFT -> OPEN: allocate the requested budget from the account balance."""
+    idem = IdempotencyKey.of(principal, idempotency_key, "publish_task", {"task_id": task_id})
 
     async def body(recorder: Recorder) -> Task:
         task = await get_task(principal.account_id, task_id)
@@ -184,9 +185,10 @@ async def resume_task(principal: MemberPrincipal, task_id: int | None) -> Task:
 
 
 async def close_task(
-    principal: MemberPrincipal, task_id: int | None, idem: IdempotencyKey | None = None
+    principal: MemberPrincipal, task_id: int | None, idempotency_key: str | None = None
 ) -> Task:
     """Close by hand; the remaining budget returns to the account, pending reviews go on."""
+    idem = IdempotencyKey.of(principal, idempotency_key, "close_task", {"task_id": task_id})
 
     async def body(recorder: Recorder) -> Task:
         task = await get_task(principal.account_id, task_id)
@@ -211,13 +213,19 @@ async def change_budget(
     principal: MemberPrincipal,
     task_id: int | None,
     new_budget_minor: int,
-    idem: IdempotencyKey | None = None,
+    idempotency_key: str | None = None,
 ) -> Task:
     """Raise (from the account balance) or lower (back to it) a task's budget.
 
     A draft's requested budget just changes. A live task's budget can go down only by what
     is neither committed nor spent; if what is left cannot fund a reward, the task closes.
     """
+    idem = IdempotencyKey.of(
+        principal,
+        idempotency_key,
+        "change_budget",
+        {"task_id": task_id, "budget_minor": new_budget_minor},
+    )
     if new_budget_minor < 0:
         raise UseCaseError.single(ErrorCode.VALIDATION, "'budget' cannot be negative.", "budget")
 
