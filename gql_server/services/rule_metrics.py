@@ -26,19 +26,14 @@ from gql_server.models.enums import (
     AuditOutcome,
     LedgerReason,
     RestrictionKind,
-    SubmissionState,
 )
+from gql_server.models.vocabulary import RULE_ACCEPTED_STATES, RULE_REJECTED_STATES
 from gql_server.rules.history import BanPeriod, HistoryScope, history_restart
 from gql_server.rules.metrics import Loaded, Metric, MetricRef
 from gql_server.rules.vocabulary import TriggerType
 
 M = Metric
-S = SubmissionState
 
-# The review outcomes a REVIEW_RESULTS rule counts, and which of them are rejections: a
-# disputed or partially paid submission was rejected by its review.
-ACCEPTED_STATES = (S.APPROVED,)
-REJECTED_STATES = (S.REJECTED, S.DISPUTED, S.PARTIALLY_PAID)
 PAYMENT_REASONS = (LedgerReason.PAY, LedgerReason.BONUS, LedgerReason.PARTIAL_PAYMENT)
 # Worker ids per IN list: far below every placeholder limit.
 _CHUNK = 500
@@ -81,7 +76,8 @@ class _Table:
 _TABLES: Mapping[Source, _Table] = {
     Source.REVIEWS: _Table(
         "submission",
-        f"r.state IN ({_in([*ACCEPTED_STATES, *REJECTED_STATES])}) AND r.reviewed_at IS NOT NULL",
+        f"r.state IN ({_in([*RULE_ACCEPTED_STATES, *RULE_REJECTED_STATES])}) "
+        "AND r.reviewed_at IS NOT NULL",
         "reviewed_at",
         "r.reviewed_at DESC, r.id DESC",
         ("state",),
@@ -130,9 +126,9 @@ def _aggregate(ref: MetricRef, postgres: bool) -> str:
         case M.REVIEWED_COUNT | M.SUBMITTED_COUNT | M.RECENT_COUNT | M.AUDITED_COUNT:
             return "COUNT(*)"
         case M.ACCEPTED_COUNT:
-            return _count_if(f"h.state IN ({_in(ACCEPTED_STATES)})")
+            return _count_if(f"h.state IN ({_in(RULE_ACCEPTED_STATES)})")
         case M.REJECTED_COUNT:
-            return _count_if(f"h.state IN ({_in(REJECTED_STATES)})")
+            return _count_if(f"h.state IN ({_in(RULE_REJECTED_STATES)})")
         case M.INCOME_LAST_24_HOURS:
             return "SUM(h.amount_minor)"
         case M.FAST_COUNT:
