@@ -7,7 +7,7 @@ the absolute state the stream concerns, and the list of what changed.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -36,23 +36,19 @@ class LiveMessage:
     )
 
 
-@strawberry.enum(description="What moved a task's or the account's money.")
-class BudgetChangeCause(Enum):
-    PUBLISHED = "published"
-    STARTED = "started"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    BONUS = "bonus"
-    EXPIRED = "expired"
-    CLOSED = "closed"
-    BUDGET_CHANGED = "budget_changed"
-    TOPPED_UP = "topped_up"
-    BULK_REVIEWED = "bulk_reviewed"
-    DISPUTE_RESOLVED = "dispute_resolved"
-    FUNDED = "funded"
-    OTHER = strawberry.enum_value(
-        "other", deprecation_reason="Never sent: every change has its cause."
-    )
+def _with_other(kinds: type[Enum], name: str, reason: str) -> type[Enum]:
+    """The domain's kinds of change, and OTHER, which clients may list but is never sent."""
+    members: dict[str, Any] = {kind.name: kind.value for kind in kinds}
+    members["OTHER"] = strawberry.enum_value("other", deprecation_reason=reason)
+    return Enum(name, members)  # type: ignore[return-value]
+
+
+BudgetChangeCause = strawberry.enum(
+    _with_other(
+        domain.FiguresChange, "BudgetChangeCause", "Never sent: every change has its cause."
+    ),
+    description="What moved a task's or the account's money.",
+)
 
 
 @strawberry.type
@@ -103,11 +99,7 @@ class BudgetMessage(LiveMessage):
         )
 
 
-@strawberry.enum
-class ReviewQueueChangeKind(StrEnum):
-    ADDED = "ADDED"
-    REMOVED = "REMOVED"
-    UPDATED = "UPDATED"
+ReviewQueueChangeKind = strawberry.enum(domain.QueueChange, name="ReviewQueueChangeKind")
 
 
 @strawberry.type
@@ -132,7 +124,7 @@ class ReviewQueueMessage(LiveMessage):
             length=message.state["length"],
             changes=[
                 ReviewQueueChange(
-                    kind=_QUEUE_KINDS[domain.QueueChange(change["change"])],
+                    kind=domain.QueueChange(change["change"]),
                     submission_id=to_global_id("Submission", change["submission_id"]),
                     task_id=to_global_id("Task", change["task_id"]),
                 )
@@ -141,12 +133,7 @@ class ReviewQueueMessage(LiveMessage):
         )
 
 
-@strawberry.enum
-class AuditLockChangeKind(StrEnum):
-    TAKEN = "taken"
-    RENEWED = "renewed"
-    RELEASED = "released"
-    EXPIRED = "expired"
+AuditLockChangeKind = strawberry.enum(domain.LockChange, name="AuditLockChangeKind")
 
 
 @strawberry.type(description="An audit lock (lease) of one submission.")
@@ -199,7 +186,7 @@ class AuditLocksMessage(LiveMessage):
             locks=[AuditLockState.from_json(lock) for lock in state["locks"]],
             changes=[
                 AuditLockChange(
-                    kind=_LOCK_KINDS[domain.LockChange(change["change"])],
+                    kind=domain.LockChange(change["change"]),
                     lock=AuditLockState.from_json(change),
                 )
                 for change in message.changes
@@ -207,16 +194,9 @@ class AuditLocksMessage(LiveMessage):
         )
 
 
-@strawberry.enum
-class TaskEventKind(Enum):
-    OPENED = "opened"
-    PAUSED = "paused"
-    RESUMED = "resumed"
-    CLOSED = "closed"
-    RULE_FIRED = "rule_fired"
-    OTHER = strawberry.enum_value(
-        "other", deprecation_reason="Never sent: every event has its kind."
-    )
+TaskEventKind = strawberry.enum(
+    _with_other(domain.TaskChange, "TaskEventKind", "Never sent: every event has its kind.")
+)
 
 
 @strawberry.type(description="Something that happened to a task.")
@@ -267,9 +247,7 @@ class TaskEventsMessage(LiveMessage):
         )
 
 
-# Each change the domain records, as the API names it. Built by name from the domain's
-# enums, so a change without its API value fails at import, never silently at run time.
+# Each change the domain records, as the API names it (the same name; decoding a stored
+# change is strict, so an unknown one fails loudly instead of showing as OTHER).
 _CAUSES = {change: BudgetChangeCause[change.name] for change in domain.FiguresChange}
-_QUEUE_KINDS = {change: ReviewQueueChangeKind[change.name] for change in domain.QueueChange}
-_LOCK_KINDS = {change: AuditLockChangeKind[change.name] for change in domain.LockChange}
 _TASK_KINDS = {change: TaskEventKind[change.name] for change in domain.TaskChange}
