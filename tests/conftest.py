@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -127,6 +126,3 @@ async def other_account(database: Settings) -> AccountFixture:
 @pytest_asyncio.fixture
 async def worker_key(database: Settings) -> str:
     return (await accounts.register_worker(name="Wendy Worker", country="DE")).api_key
-
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
