@@ -1,18 +1,16 @@
-"""Audits and callbacks through GraphQL and the CSV export, as auditors and partners use them."""
+"""Audits through GraphQL and the CSV export, as auditors use them: locks, fixes and the
+trail, who may audit or read, samples and the reports."""
 
 from __future__ import annotations
 
 import csv
 import io
-import uuid
-from typing import Any
 
 import pytest
 
 from gql_server.models.enums import MemberRole
 from gql_server.schema.relay import to_global_id
-from gql_server.services import accounts, submissions
-from tests.factories import Requester, answer, new_requester, new_task, new_worker
+from tests.factories import Requester, new_completed, new_requester
 from tests.graphql_client import Api
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -27,34 +25,13 @@ SUBMIT = """mutation ($input: SubmitAuditInput!) { submitAudit(input: $input) {
   userErrors { field code message } } }"""
 
 
-async def key_for(requester: Requester, role: MemberRole) -> str:
-    credential = await accounts.add_member(
-        account_id=requester.account_id,
-        name=f"{role.value.title()} {uuid.uuid4().hex[:4]}",
-        email=f"{uuid.uuid4().hex}@example.test",
-        role=role,
-    )
-    return credential.api_key
-
-
-async def approved(requester: Requester, count: int, **task: Any) -> tuple[str, list[str]]:
-    """The task's id and the ids of `count` approved submissions of it."""
-    created = await new_task(requester, budget=f"{count}.00", **task)
-    ids = []
-    for n in range(count):
-        worker = await new_worker()
-        started = await submissions.start_submission(worker, created.id)
-        await submissions.submit_submission(worker, started.id, answer(f"answer {n}"))
-        await submissions.approve_submission(requester.principal, started.id)
-        ids.append(to_global_id("Submission", started.id))
-    return to_global_id("Task", created.id), ids
-
-
-async def test_an_auditor_locks_fixes_and_the_trail_is_readable(api: Api) -> None:
-    requester = await new_requester()
-    _, [submission] = await approved(requester, 1)
-    auditor = await key_for(requester, MemberRole.AUDITOR)
-    colleague = await key_for(requester, MemberRole.AUDITOR)
+async def test_an_auditor_locks_fixes_and_the_trail_is_readable(
+    api: Api, requester: Requester
+) -> None:
+    [done] = await new_completed(requester, 1)
+    submission = to_global_id("Submission", done.id)
+    auditor = await requester.member_key(MemberRole.AUDITOR)
+    colleague = await requester.member_key(MemberRole.AUDITOR)
 
     lock = (await api.data(START, {"id": submission}, key=auditor))["startAudit"]["lock"]
     assert lock["heldByMe"] and lock["held"] and lock["fencingToken"] == 1
@@ -111,16 +88,18 @@ async def test_an_auditor_locks_fixes_and_the_trail_is_readable(api: Api) -> Non
     assert [e["code"] for e in stale["submitAudit"]["userErrors"]] == ["STALE_LOCK"]
 
 
-async def test_viewers_read_reports_but_cannot_audit_and_accounts_stay_apart(api: Api) -> None:
-    requester = await new_requester()
-    _, [submission] = await approved(requester, 1)
-    viewer = await key_for(requester, MemberRole.VIEWER)
+async def test_viewers_read_reports_but_cannot_audit_and_accounts_stay_apart(
+    api: Api, requester: Requester
+) -> None:
+    [done] = await new_completed(requester, 1)
+    submission = to_global_id("Submission", done.id)
+    viewer = await requester.member_key(MemberRole.VIEWER)
     refused = await api.post(START, {"id": submission}, key=viewer)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     report = await api.data("{ auditReport { completedCount auditedCount } }", key=viewer)
     assert report["auditReport"] == {"completedCount": 1, "auditedCount": 0}
 
-    stranger = await key_for(await new_requester(), MemberRole.AUDITOR)
+    stranger = await (await new_requester()).member_key(MemberRole.AUDITOR)
     foreign = (await api.data(START, {"id": submission}, key=stranger))["startAudit"]
     assert [e["code"] for e in foreign["userErrors"]] == ["NOT_FOUND"]
     assert (await api.data("{ auditReport { completedCount } }", key=stranger))["auditReport"][
@@ -128,10 +107,10 @@ async def test_viewers_read_reports_but_cannot_audit_and_accounts_stay_apart(api
     ] == 0
 
 
-async def test_a_sample_and_the_reports(api: Api) -> None:
-    requester = await new_requester()
-    task_id, _ = await approved(requester, 4)
-    auditor = await key_for(requester, MemberRole.AUDITOR)
+async def test_a_sample_and_the_reports(api: Api, requester: Requester) -> None:
+    work = await new_completed(requester, 4)
+    task_id = to_global_id("Task", work[0].task_id)
+    auditor = await requester.member_key(MemberRole.AUDITOR)
     sample = await api.data(
         """mutation ($task: ID!) { startAuditSample(input: {filter: {taskId: $task,
              auditStatus: NEVER_AUDITED}, count: 3, leaseSeconds: 120}) {
@@ -217,54 +196,3 @@ async def test_a_sample_and_the_reports(api: Api) -> None:
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "VALIDATION"
     anonymous = await api.client.get("/export/audits/summary.csv")
     assert anonymous.status_code == 401
-
-
-async def test_partners_see_every_attempt_and_can_ask_for_redelivery(api: Api) -> None:
-    requester = await new_requester()
-    _, [submission] = await approved(requester, 1, callback_url="https://partner.example/hooks")
-    manager = await key_for(requester, MemberRole.MANAGER)
-    events = await api.data(
-        """query ($id: ID!) { callbackEvents(filter: {submissionId: $id}, first: 10) {
-             edges { node { id type status webhookId body deliveries { attempt } } } }
-           webhookEndpoints { url signingSecret disabledAt } }""",
-        {"id": submission},
-        key=manager,
-    )
-    nodes = [edge["node"] for edge in events["callbackEvents"]["edges"]]
-    assert sorted(n["type"] for n in nodes) == ["submission.reviewed", "submission.submitted"]
-    assert all(n["status"] == "PENDING" and n["webhookId"].startswith("msg_") for n in nodes)
-    [endpoint] = events["webhookEndpoints"]
-    assert endpoint["url"] == "https://partner.example/hooks"
-    assert endpoint["signingSecret"].startswith("whsec_")
-
-    again = await api.data(
-        "mutation ($id: ID!) { redeliverCallbackEvent(input: {eventId: $id}) { event { status } userErrors { code } } }",
-        {"id": nodes[0]["id"]},
-        key=manager,
-    )
-    assert again["redeliverCallbackEvent"] == {"event": {"status": "PENDING"}, "userErrors": []}
-
-    auditor = await key_for(requester, MemberRole.AUDITOR)
-    hidden = await api.post("{ callbackEvents(first: 1) { totalCount } }", key=auditor)
-    assert hidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-
-
-async def test_the_account_callback_url_is_checked_and_used_without_a_task_url(api: Api) -> None:
-    requester = await new_requester()
-    owner = await key_for(requester, MemberRole.OWNER)
-    mutation = """mutation ($url: String) { setAccountCallbackUrl(input: {callbackUrl: $url}) {
-        account { callbackUrl } userErrors { field code } } }"""
-    refused = await api.data(mutation, {"url": "ftp://partner.example/x"}, key=owner)
-    assert refused["setAccountCallbackUrl"]["userErrors"] == [
-        {"field": ["input", "callbackUrl"], "code": "VALIDATION"}
-    ]
-    saved = await api.data(mutation, {"url": "https://partner.example/all"}, key=owner)
-    assert saved["setAccountCallbackUrl"]["account"]["callbackUrl"] == "https://partner.example/all"
-    _, [submission] = await approved(requester, 1)
-    manager = await key_for(requester, MemberRole.MANAGER)
-    events = await api.data(
-        "query ($id: ID!) { callbackEvents(filter: {submissionId: $id}) { totalCount } }",
-        {"id": submission},
-        key=manager,
-    )
-    assert events["callbackEvents"]["totalCount"] == 2

@@ -66,7 +66,7 @@ async def test_many_workers_race_for_a_budget_of_fifty_rewards() -> None:
     task = await new_task(requester, reward="0.50", budget="25.00")
     workers = [await new_worker() for _ in range(200)]
 
-    started, failures = await _outcomes([start_submission(w, task.id) for w in workers])
+    started, failures = await _outcomes([start_submission(w.principal, task.id) for w in workers])
     assert len(started) == 50
     assert sum(failures.values()) == 150
     assert set(failures) <= {ErrorCode.INSUFFICIENT_FUNDS, ErrorCode.LIMIT_REACHED}, failures
@@ -76,9 +76,9 @@ async def test_many_workers_race_for_a_budget_of_fifty_rewards() -> None:
     assert len({s.worker_id for s in started}) == 50
     await assert_ledger_consistent(requester.account_id)
 
-    by_worker = {w.worker_id: w for w in workers}
+    by_worker = {w.id: w for w in workers}
     submitted, failures = await _outcomes(
-        [submit_submission(by_worker[s.worker_id], s.id, answer()) for s in started]
+        [submit_submission(by_worker[s.worker_id].principal, s.id, answer()) for s in started]
     )
     assert (len(submitted), failures) == (50, Counter())
     assert (await Task.get(id=task.id)).status == TaskStatus.OPEN
@@ -100,7 +100,7 @@ async def test_a_limited_task_admits_exactly_its_slots() -> None:
     requester = await new_requester(fund_minor=100_000)
     task = await new_task(requester, reward="0.50", budget="50.00", max_submissions=30)
     workers = [await new_worker() for _ in range(100)]
-    started, failures = await _outcomes([start_submission(w, task.id) for w in workers])
+    started, failures = await _outcomes([start_submission(w.principal, task.id) for w in workers])
     assert (len(started), failures) == (30, Counter({ErrorCode.LIMIT_REACHED: 70}))
     assert await figures(task.id) == (5000, 1500, 0, 3500)
     assert (await Task.get(id=task.id)).slots_taken == 30
@@ -111,8 +111,8 @@ async def test_two_concurrent_approvals_of_one_submission_pay_once() -> None:
     requester = await new_requester(fund_minor=100_000)
     task = await new_task(requester, reward="1.00", budget="10.00")
     worker = await new_worker()
-    submission = await start_submission(worker, task.id)
-    await submit_submission(worker, submission.id, answer())
+    submission = await start_submission(worker.principal, task.id)
+    await submit_submission(worker.principal, submission.id, answer())
 
     approved, failures = await _outcomes(
         [approve_submission(requester.principal, submission.id) for _ in range(2)]
@@ -131,8 +131,8 @@ async def test_concurrent_retries_with_one_idempotency_key_pay_once() -> None:
     requester = await new_requester(fund_minor=100_000)
     task = await new_task(requester, reward="1.00", budget="10.00")
     worker = await new_worker()
-    submission = await start_submission(worker, task.id)
-    await submit_submission(worker, submission.id, answer())
+    submission = await start_submission(worker.principal, task.id)
+    await submit_submission(worker.principal, submission.id, answer())
     member = requester.principal
 
     def key() -> IdempotencyKey | None:
@@ -156,8 +156,8 @@ async def test_concurrent_approvals_and_rejections_of_one_task_keep_the_ledger()
     submissions = []
     for _ in range(40):
         worker = await new_worker()
-        started = await start_submission(worker, task.id)
-        submissions.append(await submit_submission(worker, started.id, answer()))
+        started = await start_submission(worker.principal, task.id)
+        submissions.append(await submit_submission(worker.principal, started.id, answer()))
 
     member = requester.principal
     calls = [

@@ -9,10 +9,9 @@ from gql_server.models.enums import SubmissionState, TaskStatus
 from gql_server.services import ledger
 from gql_server.services.demo import seed_demo
 from gql_server.services.errors import ErrorCode, UseCaseError
-from gql_server.services.principals import MemberPrincipal
 from gql_server.services.task_lifecycle import publish_task
 from gql_server.services.tasks import TaskDraft, create_task
-from tests.conftest import AccountFixture
+from tests.factories import Requester
 
 
 async def _assert_figures_equal_ledger(account_id: int) -> None:
@@ -56,11 +55,10 @@ async def test_seed_demo_twice_adds_nothing_the_second_time(database) -> None:
     assert again.account_id == first.account_id and again.owner_api_key is None
 
 
-async def test_publishing_without_funds_changes_nothing(account: AccountFixture) -> None:
-    from gql_server.models import Member, Project
+async def test_publishing_without_funds_changes_nothing(account: Requester) -> None:
+    from gql_server.models import Project
 
-    owner = await Member.get(account_id=account.account_id)
-    principal = MemberPrincipal(owner.id, account.account_id, owner.role, 0)
+    principal = account.principal
     project = await Project.create(account_id=account.account_id, name="Unfunded")
     task = await create_task(
         principal,

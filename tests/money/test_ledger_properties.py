@@ -146,13 +146,13 @@ class LedgerMachine(RuleBasedStateMachine):
             # A submission on each open task, so that every rule applies from the first step.
             for index, (task_id, task) in enumerate(zip(self.task_ids, TASKS, strict=True)):
                 if task[3]:
-                    started = self.run(start_submission(self.workers[index], task_id))
+                    started = self.run(start_submission(self.workers[index].principal, task_id))
                     self.submission_ids.append(started.id)
                     self.states[started.id] = started.state
         except BaseException:
             self._clock_context.__exit__(None, None, None)
             raise
-        self.worker_of = {w.worker_id: w for w in self.workers}
+        self.worker_of = {w.id: w.principal for w in self.workers}
 
     def run(self, coroutine: Awaitable[T]) -> T:
         return self.loop.run_until_complete(coroutine)
@@ -299,7 +299,7 @@ class LedgerMachine(RuleBasedStateMachine):
     )
     def start(self, task: int, worker: int, and_submit: bool) -> None:
         async def call() -> None:
-            submission = await start_submission(self.workers[worker], self.task_ids[task])
+            submission = await start_submission(self.workers[worker].principal, self.task_ids[task])
             self.submission_ids.append(submission.id)
             self.states[submission.id] = submission.state
 
@@ -308,10 +308,12 @@ class LedgerMachine(RuleBasedStateMachine):
         if and_submit and len(self.submission_ids) > known:
             pk = self.submission_ids[-1]
             self.attempt(
-                "submit", lambda: submit_submission(self.workers[worker], pk, answer("a cat"))
+                "submit",
+                lambda: submit_submission(self.workers[worker].principal, pk, answer("a cat")),
             )
 
     async def _worker_of(self, pk: int) -> WorkerPrincipal:
+        """The principal of the worker who started the submission."""
         return self.worker_of[(await Submission.get(id=pk)).worker_id]
 
     @precondition(lambda self: self.submission_ids)
@@ -453,7 +455,7 @@ TASK_BUCKETS = (LedgerBucket.TASK_COMMITTED, LedgerBucket.TASK_SPENT, LedgerBuck
 async def ledger_sums(account_id: int) -> tuple[int, Counter[tuple[int, LedgerBucket]]]:
     """The account balance and each task's buckets summed from the ledger in one query.
 
-    An oracle independent of services.ledger (tests.service_helpers uses that one, and so
+    An oracle independent of services.ledger (tests.factories uses that one, and so
     does the end of every example).
     """
     rows = (

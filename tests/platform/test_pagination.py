@@ -8,7 +8,8 @@ from gql_server.services.pagination import MAX_PAGE_SIZE
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.projects import create_project
 from gql_server.services.tasks import TaskDraft, create_task
-from tests.conftest import AccountFixture, Api
+from tests.factories import Requester
+from tests.graphql_client import Api
 
 TASKS = """
 query ($first: Int, $after: String, $last: Int, $before: String, $order: TaskOrder, $filter: TaskFilter) {
@@ -22,7 +23,7 @@ query ($first: Int, $after: String, $last: Int, $before: String, $order: TaskOrd
 
 
 @pytest.fixture
-async def seven_tasks(account: AccountFixture) -> list[str]:
+async def seven_tasks(account: Requester) -> list[str]:
     from gql_server.models import Member
 
     owner = await Member.filter(account_id=account.account_id).first()
@@ -54,51 +55,49 @@ async def _page(api: Api, key: str, **variables: object) -> dict:
 
 
 async def test_forward_pages_cover_everything_once(
-    api: Api, account: AccountFixture, seven_tasks: list[str]
+    api: Api, account: Requester, seven_tasks: list[str]
 ) -> None:
     order = {"field": "CREATED_AT", "direction": "ASC"}
-    first = await _page(api, account.owner_key, first=3, order=order)
+    first = await _page(api, account.key, first=3, order=order)
     assert first["totalCount"] == 7
     assert _titles(first) == seven_tasks[:3]
     assert first["pageInfo"]["hasNextPage"] and not first["pageInfo"]["hasPreviousPage"]
     assert first["pageInfo"]["endCursor"] == first["edges"][-1]["cursor"]
 
     second = await _page(
-        api, account.owner_key, first=3, after=first["pageInfo"]["endCursor"], order=order
+        api, account.key, first=3, after=first["pageInfo"]["endCursor"], order=order
     )
     assert _titles(second) == seven_tasks[3:6]
     assert second["pageInfo"]["hasNextPage"] and second["pageInfo"]["hasPreviousPage"]
 
     third = await _page(
-        api, account.owner_key, first=3, after=second["pageInfo"]["endCursor"], order=order
+        api, account.key, first=3, after=second["pageInfo"]["endCursor"], order=order
     )
     assert _titles(third) == seven_tasks[6:]
     assert not third["pageInfo"]["hasNextPage"]
 
 
-async def test_backward_pages(api: Api, account: AccountFixture, seven_tasks: list[str]) -> None:
+async def test_backward_pages(api: Api, account: Requester, seven_tasks: list[str]) -> None:
     order = {"field": "CREATED_AT", "direction": "ASC"}
-    last = await _page(api, account.owner_key, last=2, order=order)
+    last = await _page(api, account.key, last=2, order=order)
     assert _titles(last) == seven_tasks[5:]
     assert last["pageInfo"]["hasPreviousPage"] and not last["pageInfo"]["hasNextPage"]
 
     before = await _page(
-        api, account.owner_key, last=2, before=last["pageInfo"]["startCursor"], order=order
+        api, account.key, last=2, before=last["pageInfo"]["startCursor"], order=order
     )
     assert _titles(before) == seven_tasks[3:5]
     assert before["pageInfo"]["hasNextPage"]
 
 
 async def test_order_by_reward_descending(
-    api: Api, account: AccountFixture, seven_tasks: list[str]
+    api: Api, account: Requester, seven_tasks: list[str]
 ) -> None:
-    page = await _page(
-        api, account.owner_key, first=2, order={"field": "REWARD", "direction": "DESC"}
-    )
+    page = await _page(api, account.key, first=2, order={"field": "REWARD", "direction": "DESC"})
     assert _titles(page) == ["Task 6", "Task 5"]
     nxt = await _page(
         api,
-        account.owner_key,
+        account.key,
         first=2,
         after=page["pageInfo"]["endCursor"],
         order={"field": "REWARD", "direction": "DESC"},
@@ -107,15 +106,15 @@ async def test_order_by_reward_descending(
 
 
 async def test_a_page_larger_than_the_data(
-    api: Api, account: AccountFixture, seven_tasks: list[str]
+    api: Api, account: Requester, seven_tasks: list[str]
 ) -> None:
-    page = await _page(api, account.owner_key, first=MAX_PAGE_SIZE)
+    page = await _page(api, account.key, first=MAX_PAGE_SIZE)
     assert len(page["edges"]) == 7
     assert not page["pageInfo"]["hasNextPage"]
 
 
-async def test_an_empty_list(api: Api, account: AccountFixture) -> None:
-    page = await _page(api, account.owner_key, first=5)
+async def test_an_empty_list(api: Api, account: Requester) -> None:
+    page = await _page(api, account.key, first=5)
     assert page == {
         "totalCount": 0,
         "edges": [],
@@ -140,29 +139,27 @@ async def test_an_empty_list(api: Api, account: AccountFixture) -> None:
     ],
 )
 async def test_bad_page_arguments_are_input_errors(
-    api: Api, account: AccountFixture, variables: dict
+    api: Api, account: Requester, variables: dict
 ) -> None:
-    body = await api.post(TASKS, variables, key=account.owner_key)
+    body = await api.post(TASKS, variables, key=account.key)
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 async def test_a_cursor_of_another_order_is_refused(
-    api: Api, account: AccountFixture, seven_tasks: list[str]
+    api: Api, account: Requester, seven_tasks: list[str]
 ) -> None:
-    page = await _page(
-        api, account.owner_key, first=1, order={"field": "TITLE", "direction": "ASC"}
-    )
+    page = await _page(api, account.key, first=1, order={"field": "TITLE", "direction": "ASC"})
     body = await api.post(
         TASKS,
         {"first": 1, "after": page["pageInfo"]["endCursor"], "order": {"field": "REWARD"}},
-        key=account.owner_key,
+        key=account.key,
     )
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_filters(api: Api, account: AccountFixture, seven_tasks: list[str]) -> None:
-    found = await _page(api, account.owner_key, filter={"search": "task 3"})
+async def test_filters(api: Api, account: Requester, seven_tasks: list[str]) -> None:
+    found = await _page(api, account.key, filter={"search": "task 3"})
     assert _titles(found) == ["Task 3"]
-    drafts = await _page(api, account.owner_key, filter={"statuses": ["OPEN"]})
+    drafts = await _page(api, account.key, filter={"statuses": ["OPEN"]})
     assert drafts["totalCount"] == 0

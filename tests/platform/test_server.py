@@ -1,26 +1,28 @@
-"""The real thing: `gql-server serve` under uvicorn, spoken to over the loopback network."""
+"""The real thing: `gql-server serve` under uvicorn, spoken to over the loopback network; one
+process for the module, whose tests each use their own account."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
 from gql_server.settings import Settings
-from tests.conftest import AccountFixture
+from tests.factories import Requester
 from tests.server import running_server
 
 
-@pytest.fixture
-def server(database: Settings, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def server(database: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the module, in dev mode (GraphiQL) and with its default settings
+    otherwise; unlike the shared `server` of tests/conftest.py, it runs its own sweeps."""
     env = {"DATABASE_URL": database.database_url, "GQL_DEV_MODE": "1"}
     if database.redis_url:
         env["REDIS_URL"] = database.redis_url
-    with running_server(env, cwd=tmp_path) as base:
+    with running_server(env, cwd=tmp_path_factory.mktemp("server")) as base:
         yield base
 
 
@@ -33,11 +35,11 @@ def test_healthz_reports_database_and_broadcast(server: str, database: Settings)
     assert body["broadcast"] == {"ok": True, "kind": "redis" if database.redis_url else "memory"}
 
 
-def test_typename_over_http_with_a_key(server: str, account: AccountFixture) -> None:
+def test_typename_over_http_with_a_key(server: str, account: Requester) -> None:
     response = httpx.post(
         f"{server}/graphql",
         json={"query": "{ __typename me { __typename } }"},
-        headers={"Authorization": f"Bearer {account.owner_key}"},
+        headers={"Authorization": f"Bearer {account.key}"},
     )
     assert response.json() == {"data": {"__typename": "Query", "me": {"__typename": "Member"}}}
 
@@ -48,9 +50,7 @@ def test_graphiql_is_served_in_dev_mode(server: str) -> None:
     assert "graphiql" in response.text.lower()
 
 
-async def test_websocket_needs_a_key_in_connection_init(
-    server: str, account: AccountFixture
-) -> None:
+async def test_websocket_needs_a_key_in_connection_init(server: str, account: Requester) -> None:
     url = server.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
         await socket.send(
@@ -63,7 +63,7 @@ async def test_websocket_needs_a_key_in_connection_init(
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
-        payload = {"Authorization": f"Bearer {account.owner_key}"}
+        payload = {"Authorization": f"Bearer {account.key}"}
         await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
 

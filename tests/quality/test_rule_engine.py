@@ -34,15 +34,16 @@ from gql_server.rules.vocabulary import Event
 from gql_server.services import audits, bulk_review, rule_engine, rules, skills, submissions
 from gql_server.services.errors import ErrorCode
 from gql_server.services.events import unit_of_work
-from gql_server.services.principals import WorkerPrincipal
 from gql_server.services.streams import task_channel
 from tests.factories import (
     Requester,
+    Worker,
     answer,
     assert_ledger_consistent,
     expect_error,
     frozen_clock,
     new_requester,
+    new_submitted,
     new_task,
     new_worker,
 )
@@ -77,19 +78,12 @@ async def add_rule(
     return rule.id
 
 
-async def submitted(worker: WorkerPrincipal, task: Task, text: str = "a cat") -> Submission:
-    started = await submissions.start_submission(worker, task.id)
-    return await submissions.submit_submission(worker, started.id, answer(text))
-
-
 async def state(submission: Submission) -> SubmissionState:
     return (await Submission.get(id=submission.id)).state
 
 
-async def restrictions_of(worker: WorkerPrincipal, requester: Requester) -> list[Restriction]:
-    return list(
-        await Restriction.filter(worker_id=worker.worker_id, account_id=requester.account_id)
-    )
+async def restrictions_of(worker: Worker, requester: Requester) -> list[Restriction]:
+    return list(await Restriction.filter(worker_id=worker.id, account_id=requester.account_id))
 
 
 async def firings(rule_id: int) -> list[RuleFiring]:
@@ -99,8 +93,7 @@ async def firings(rule_id: int) -> list[RuleFiring]:
 # --- review results --------------------------------------------------------------------------
 
 
-async def test_a_rule_that_keeps_matching_imposes_one_restriction() -> None:
-    requester = await new_requester()
+async def test_a_rule_that_keeps_matching_imposes_one_restriction(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=5)
     rule = await add_rule(
         requester,
@@ -110,7 +103,7 @@ async def test_a_rule_that_keeps_matching_imposes_one_restriction() -> None:
         task=task,
     )
     worker = await new_worker()
-    pending = [await submitted(worker, task, f"answer {i}") for i in range(4)]
+    pending = [await new_submitted(task, worker, f"answer {i}") for i in range(4)]
     for submission in pending:
         await submissions.reject_submission(requester.principal, submission.id, "Wrong.")
     [restriction] = await restrictions_of(worker, requester)
@@ -125,13 +118,13 @@ async def test_a_rule_that_keeps_matching_imposes_one_restriction() -> None:
     assert firing.outcome == {"restriction_id": restriction.id}
     assert firing.action["type"] == "SUSPEND_IN_TASK"
     assert firing.submission_id == pending[0].id
-    await expect_error(ErrorCode.RESTRICTED, submissions.start_submission(worker, task.id))
+    await expect_error(
+        ErrorCode.RESTRICTED, submissions.start_submission(worker.principal, task.id)
+    )
     await assert_ledger_consistent(requester.account_id)
 
 
-async def test_the_firing_is_published_on_the_task_stream() -> None:
-    requester = await new_requester()
-    task = await new_task(requester)
+async def test_the_firing_is_published_on_the_task_stream(requester: Requester, task: Task) -> None:
     rule = await add_rule(
         requester,
         "REVIEW_RESULTS",
@@ -140,7 +133,7 @@ async def test_the_firing_is_published_on_the_task_stream() -> None:
         task=task,
     )
     worker = await new_worker()
-    submission = await submitted(worker, task)
+    submission = await new_submitted(task, worker)
     await submissions.reject_submission(requester.principal, submission.id, "No.")
     latest = await StreamEvent.filter(stream=task_channel(task.id)).order_by("-version").first()
     assert latest is not None
@@ -148,13 +141,14 @@ async def test_the_firing_is_published_on_the_task_stream() -> None:
         "change": "rule_fired",
         "rule_id": rule,
         "action": "BAN",
-        "worker_id": worker.worker_id,
+        "worker_id": worker.id,
         "submission_id": submission.id,
     }.items() <= next(c for c in latest.payload["changes"] if c["change"] == "rule_fired").items()
 
 
-async def test_recent_values_count_the_last_n_reviews_across_the_project() -> None:
-    requester = await new_requester()
+async def test_recent_values_count_the_last_n_reviews_across_the_project(
+    requester: Requester,
+) -> None:
     first = await new_task(requester, max_submissions_per_worker=5)
     second = await new_task(requester, max_submissions_per_worker=5)
     rule = await add_rule(
@@ -169,10 +163,10 @@ async def test_recent_values_count_the_last_n_reviews_across_the_project() -> No
     with frozen_clock() as frozen:
         # Older work: approved in the first task (the second's rule does not run there).
         for _ in range(3):
-            s = await submitted(worker, first)
+            s = await new_submitted(first, worker)
             frozen.advance(timedelta(seconds=1))
             await submissions.approve_submission(requester.principal, s.id)
-        pending = [await submitted(worker, second, f"s{i}") for i in range(2)]
+        pending = [await new_submitted(second, worker, f"s{i}") for i in range(2)]
         # The last 3 across the project: rejected, approved, approved -> no ban.
         frozen.advance(timedelta(seconds=1))
         await submissions.reject_submission(requester.principal, pending[0].id, "No.")
@@ -187,8 +181,9 @@ async def test_recent_values_count_the_last_n_reviews_across_the_project() -> No
     assert ban.project_id == requester.project_id
 
 
-async def test_skill_from_the_accepted_share_records_history_once_per_change() -> None:
-    requester = await new_requester()
+async def test_skill_from_the_accepted_share_records_history_once_per_change(
+    requester: Requester,
+) -> None:
     task = await new_task(requester, max_submissions_per_worker=6)
     skill = await skills.create_skill(requester.principal, "Accuracy")
     rule = await add_rule(
@@ -202,31 +197,31 @@ async def test_skill_from_the_accepted_share_records_history_once_per_change() -
     decisions = ["approve", "approve", "reject", "approve", "approve"]
     with frozen_clock() as frozen:
         for decision in decisions:
-            s = await submitted(worker, task)
+            s = await new_submitted(task, worker)
             frozen.advance(timedelta(seconds=1))
             if decision == "approve":
                 await submissions.approve_submission(requester.principal, s.id)
             else:
                 await submissions.reject_submission(requester.principal, s.id, "No.")
     # 2 of 3 = 67, 3 of 4 = 75, 4 of 5 = 80.
-    history = await SkillValue.filter(skill_id=skill.id, worker_id=worker.worker_id).order_by("id")
+    history = await SkillValue.filter(skill_id=skill.id, worker_id=worker.id).order_by("id")
     assert [h.value for h in history] == [67, 75, 80]
     assert {h.actor_kind for h in history} == {ActorKind.RULE}
     recorded = await firings(rule)
     assert [h.rule_firing_id for h in history] == [f.id for f in recorded]
     assert [f.outcome for f in recorded] == [{"skill_value": v} for v in (67, 75, 80)]
-    current = await WorkerSkill.get(skill_id=skill.id, worker_id=worker.worker_id)
+    current = await WorkerSkill.get(skill_id=skill.id, worker_id=worker.id)
     assert (current.value, current.task_id) == (80, task.id)
     # Running the rule again with nothing new changes nothing and records nothing.
     async with unit_of_work() as work:
-        await rule_engine.run_rules(work, (Event.REVIEW,), task.id, {worker.worker_id: ()})
+        await rule_engine.run_rules(work, (Event.REVIEW,), task.id, {worker.id: ()})
     assert await SkillValue.filter(skill_id=skill.id).count() == 3
     assert len(await firings(rule)) == 3
 
 
-async def test_a_project_skill_records_the_project_as_its_source() -> None:
-    requester = await new_requester()
-    task = await new_task(requester)
+async def test_a_project_skill_records_the_project_as_its_source(
+    requester: Requester, task: Task
+) -> None:
     skill = await skills.create_skill(requester.principal, "Care", scope=SkillScope.PROJECT)
     await add_rule(
         requester,
@@ -235,14 +230,13 @@ async def test_a_project_skill_records_the_project_as_its_source() -> None:
         {"type": "SET_SKILL_VALUE", "skill_id": skill.id, "value": 90},
     )
     worker = await new_worker()
-    s = await submitted(worker, task)
+    s = await new_submitted(task, worker)
     await submissions.approve_submission(requester.principal, s.id)
-    current = await WorkerSkill.get(skill_id=skill.id, worker_id=worker.worker_id)
+    current = await WorkerSkill.get(skill_id=skill.id, worker_id=worker.id)
     assert (current.value, current.task_id, current.project_id) == (90, None, task.project_id)
 
 
-async def test_a_temporary_bans_end_restarts_the_history() -> None:
-    requester = await new_requester()
+async def test_a_temporary_bans_end_restarts_the_history(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=6)
     rule = await add_rule(
         requester,
@@ -253,13 +247,15 @@ async def test_a_temporary_bans_end_restarts_the_history() -> None:
     )
     worker = await new_worker()
     with frozen_clock() as frozen:
-        pending = [await submitted(worker, task, f"a{i}") for i in range(3)]
+        pending = [await new_submitted(task, worker, f"a{i}") for i in range(3)]
         frozen.advance(timedelta(seconds=1))
         for s in pending[:2]:
             await submissions.reject_submission(requester.principal, s.id, "No.")
         [ban] = await restrictions_of(worker, requester)
         assert ban.ends_at == clock.now() + timedelta(days=1)
-        await expect_error(ErrorCode.RESTRICTED, submissions.start_submission(worker, task.id))
+        await expect_error(
+            ErrorCode.RESTRICTED, submissions.start_submission(worker.principal, task.id)
+        )
         # Work sent before the ban stays valid and payable.
         frozen.advance(timedelta(days=1, seconds=1))
         await submissions.approve_submission(requester.principal, pending[2].id)
@@ -268,7 +264,7 @@ async def test_a_temporary_bans_end_restarts_the_history() -> None:
         assert len(await restrictions_of(worker, requester)) == 1
         assert len(await firings(rule)) == 1
         # Fresh mistakes count again.
-        again = [await submitted(worker, task, f"b{i}") for i in range(2)]
+        again = [await new_submitted(task, worker, f"b{i}") for i in range(2)]
         frozen.advance(timedelta(seconds=1))
         for s in again:
             await submissions.reject_submission(requester.principal, s.id, "No.")
@@ -276,8 +272,7 @@ async def test_a_temporary_bans_end_restarts_the_history() -> None:
     assert (await firings(rule))[-1].metrics["REVIEWED_COUNT"] == 3
 
 
-async def test_a_lifted_ban_restarts_the_history_too() -> None:
-    requester = await new_requester()
+async def test_a_lifted_ban_restarts_the_history_too(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=4)
     rule = await add_rule(
         requester,
@@ -288,7 +283,7 @@ async def test_a_lifted_ban_restarts_the_history_too() -> None:
     )
     worker = await new_worker()
     with frozen_clock() as frozen:
-        first, second = [await submitted(worker, task, f"a{i}") for i in range(2)]
+        first, second = [await new_submitted(task, worker, f"a{i}") for i in range(2)]
         await submissions.reject_submission(requester.principal, first.id, "No.")
         [ban] = await restrictions_of(worker, requester)
         assert ban.ends_at is None
@@ -299,9 +294,9 @@ async def test_a_lifted_ban_restarts_the_history_too() -> None:
     assert len(await firings(rule)) == 1
 
 
-async def test_an_overturned_dispute_is_a_review_and_a_payment() -> None:
-    requester = await new_requester()
-    task = await new_task(requester)
+async def test_an_overturned_dispute_is_a_review_and_a_payment(
+    requester: Requester, task: Task
+) -> None:
     rule = await add_rule(
         requester,
         "REVIEW_RESULTS",
@@ -310,9 +305,9 @@ async def test_an_overturned_dispute_is_a_review_and_a_payment() -> None:
         task=task,
     )
     worker = await new_worker()
-    s = await submitted(worker, task)
+    s = await new_submitted(task, worker)
     await submissions.reject_submission(requester.principal, s.id, "No.")
-    await submissions.dispute_rejection(worker, s.id, "It is a cat.")
+    await submissions.dispute_rejection(worker.principal, s.id, "It is a cat.")
     assert await firings(rule) == []
     await submissions.resolve_dispute(requester.principal, s.id, DisputeStatus.OVERTURNED)
     [firing] = await firings(rule)
@@ -324,8 +319,7 @@ async def test_an_overturned_dispute_is_a_review_and_a_payment() -> None:
 # --- accept / decline answers, cascades ------------------------------------------------------
 
 
-async def test_accepting_answers_approves_pending_and_future_ones() -> None:
-    requester = await new_requester()
+async def test_accepting_answers_approves_pending_and_future_ones(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=8, budget="20.00")
     rule = await add_rule(
         requester,
@@ -335,7 +329,7 @@ async def test_accepting_answers_approves_pending_and_future_ones() -> None:
         task=task,
     )
     worker = await new_worker()
-    pending = [await submitted(worker, task, f"a{i}") for i in range(6)]
+    pending = [await new_submitted(task, worker, f"a{i}") for i in range(6)]
     for s in pending[:3]:
         await submissions.approve_submission(requester.principal, s.id)
     assert [await state(s) for s in pending] == [S.APPROVED] * 6
@@ -346,14 +340,15 @@ async def test_accepting_answers_approves_pending_and_future_ones() -> None:
     [firing] = await firings(rule)
     assert firing.outcome == {"reviewed_submission_ids": [s.id for s in pending[3:]]}
     # Future answers are accepted as they come in, while the rule holds.
-    later = await submitted(worker, task, "later")
+    later = await new_submitted(task, worker, "later")
     assert await state(later) == S.APPROVED
     assert len(await firings(rule)) == 2
     await assert_ledger_consistent(requester.account_id)
 
 
-async def test_rule_approvals_run_the_other_rules_in_the_same_transaction() -> None:
-    requester = await new_requester()
+async def test_rule_approvals_run_the_other_rules_in_the_same_transaction(
+    requester: Requester,
+) -> None:
     task = await new_task(requester, max_submissions_per_worker=8, budget="20.00")
     accept = await add_rule(
         requester,
@@ -370,7 +365,7 @@ async def test_rule_approvals_run_the_other_rules_in_the_same_transaction() -> N
         task=task,
     )
     worker = await new_worker()
-    pending = [await submitted(worker, task, f"a{i}") for i in range(6)]
+    pending = [await new_submitted(task, worker, f"a{i}") for i in range(6)]
     for s in pending[:2]:
         await submissions.approve_submission(requester.principal, s.id)
     # The rule accepted the 4 others; the 5th dollar fired the earnings rule on the way.
@@ -381,8 +376,7 @@ async def test_rule_approvals_run_the_other_rules_in_the_same_transaction() -> N
     assert len(await restrictions_of(worker, requester)) == 1
 
 
-async def test_declining_answers_rejects_with_the_rules_reason() -> None:
-    requester = await new_requester()
+async def test_declining_answers_rejects_with_the_rules_reason(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=5)
     rule = await add_rule(
         requester,
@@ -392,7 +386,7 @@ async def test_declining_answers_rejects_with_the_rules_reason() -> None:
         task=task,
     )
     worker = await new_worker()
-    pending = [await submitted(worker, task, f"a{i}") for i in range(4)]
+    pending = [await new_submitted(task, worker, f"a{i}") for i in range(4)]
     assert [await state(s) for s in pending] == [S.REJECTED] * 4
     assert {s.feedback for s in await Submission.filter(id__in=[p.id for p in pending])} == {
         "Too many answers from one person."
@@ -404,8 +398,7 @@ async def test_declining_answers_rejects_with_the_rules_reason() -> None:
 # --- earnings, submissions, fast responses, audits -------------------------------------------
 
 
-async def test_earnings_count_the_last_24_hours() -> None:
-    requester = await new_requester()
+async def test_earnings_count_the_last_24_hours(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=10, budget="20.00")
     rule = await add_rule(
         requester,
@@ -417,10 +410,10 @@ async def test_earnings_count_the_last_24_hours() -> None:
     worker = await new_worker()
     with frozen_clock() as frozen:
         for _ in range(5):
-            s = await submitted(worker, task)
+            s = await new_submitted(task, worker)
             await submissions.approve_submission(requester.principal, s.id)
         frozen.advance(timedelta(hours=24, seconds=1))
-        s = await submitted(worker, task)
+        s = await new_submitted(task, worker)
         await submissions.approve_submission(requester.principal, s.id)
         assert await firings(rule) == []
         # A bonus is income too.
@@ -429,8 +422,7 @@ async def test_earnings_count_the_last_24_hours() -> None:
     assert firing.metrics == {"INCOME_LAST_24_HOURS": 550}
 
 
-async def test_fast_responses_among_the_recent_ones() -> None:
-    requester = await new_requester()
+async def test_fast_responses_among_the_recent_ones(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=6)
     rule = await add_rule(
         requester,
@@ -444,9 +436,9 @@ async def test_fast_responses_among_the_recent_ones() -> None:
     with frozen_clock() as frozen:
 
         async def after(seconds: int) -> None:
-            started = await submissions.start_submission(worker, task.id)
+            started = await submissions.start_submission(worker.principal, task.id)
             frozen.advance(timedelta(seconds=seconds))
-            await submissions.submit_submission(worker, started.id, answer())
+            await submissions.submit_submission(worker.principal, started.id, answer())
 
         await after(10)  # fast
         await after(30)  # exactly the threshold: not faster
@@ -460,8 +452,7 @@ async def test_fast_responses_among_the_recent_ones() -> None:
     assert firing.metrics == {"FAST_COUNT:30": 2}
 
 
-async def test_audit_results_after_each_audit() -> None:
-    requester = await new_requester()
+async def test_audit_results_after_each_audit(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=3)
     skill = await skills.create_skill(requester.principal, "Audited quality")
     rule = await add_rule(
@@ -474,7 +465,7 @@ async def test_audit_results_after_each_audit() -> None:
     worker = await new_worker()
     done = []
     for i in range(2):
-        s = await submitted(worker, task, f"a{i}")
+        s = await new_submitted(task, worker, f"a{i}")
         await submissions.approve_submission(requester.principal, s.id)
         done.append(s)
     for s, outcome in zip(done, (AuditOutcome.ACCEPTED, AuditOutcome.REJECTED), strict=True):
@@ -487,12 +478,11 @@ async def test_audit_results_after_each_audit() -> None:
         )
     [firing] = await firings(rule)
     assert firing.metrics["AUDIT_ACCEPTED_PERCENT"] == 50.0
-    current = await WorkerSkill.get(skill_id=skill.id, worker_id=worker.worker_id)
+    current = await WorkerSkill.get(skill_id=skill.id, worker_id=worker.id)
     assert current.value == 50
 
 
-async def test_bulk_review_runs_the_rules_for_each_worker() -> None:
-    requester = await new_requester()
+async def test_bulk_review_runs_the_rules_for_each_worker(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=3)
     rule = await add_rule(
         requester,
@@ -502,19 +492,19 @@ async def test_bulk_review_runs_the_rules_for_each_worker() -> None:
         task=task,
     )
     sloppy, careful = await new_worker(), await new_worker()
-    ids = [(await submitted(sloppy, task, f"s{i}")).id for i in range(2)]
-    good = [(await submitted(careful, task, f"c{i}")).id for i in range(2)]
+    ids = [(await new_submitted(task, sloppy, f"s{i}")).id for i in range(2)]
+    good = [(await new_submitted(task, careful, f"c{i}")).id for i in range(2)]
     await bulk_review.bulk_review(requester.principal, ids, ReviewDecision.REJECTED, "No.")
     await bulk_review.bulk_review(requester.principal, good, ReviewDecision.APPROVED, None)
     [firing] = await firings(rule)
-    assert firing.worker_id == sloppy.worker_id and firing.submission_id is None
+    assert firing.worker_id == sloppy.id and firing.submission_id is None
     assert len(await restrictions_of(sloppy, requester)) == 1
     assert await restrictions_of(careful, requester) == []
 
 
-async def test_a_disabled_rule_does_nothing_and_a_project_rule_applies_to_its_tasks() -> None:
-    requester = await new_requester()
-    task = await new_task(requester)
+async def test_a_disabled_rule_does_nothing_and_a_project_rule_applies_to_its_tasks(
+    requester: Requester, task: Task
+) -> None:
     other = await new_requester()
     rule = await add_rule(
         requester,
@@ -524,15 +514,15 @@ async def test_a_disabled_rule_does_nothing_and_a_project_rule_applies_to_its_ta
     )
     await rules.set_rule_enabled(requester.principal, rule, False)
     worker = await new_worker()
-    s = await submitted(worker, task)
+    s = await new_submitted(task, worker)
     await submissions.reject_submission(requester.principal, s.id, "No.")
     assert await firings(rule) == []
     await rules.set_rule_enabled(requester.principal, rule, True)
     elsewhere = await new_task(other)
-    s = await submitted(worker, elsewhere)
+    s = await new_submitted(elsewhere, worker)
     await submissions.reject_submission(other.principal, s.id, "No.")
     assert await firings(rule) == []  # another account's task
-    s = await submitted(worker, await new_task(requester))
+    s = await new_submitted(await new_task(requester), worker)
     await submissions.reject_submission(requester.principal, s.id, "No.")
     assert len(await firings(rule)) == 1
 
@@ -540,9 +530,9 @@ async def test_a_disabled_rule_does_nothing_and_a_project_rule_applies_to_its_ta
 # --- automation ------------------------------------------------------------------------------
 
 
-async def test_a_bonus_for_exceptional_work_is_paid_once_on_approval() -> None:
-    requester = await new_requester()
-    task = await new_task(requester)
+async def test_a_bonus_for_exceptional_work_is_paid_once_on_approval(
+    requester: Requester, task: Task
+) -> None:
     rule = await add_rule(
         requester,
         "AUTOMATION",
@@ -552,9 +542,9 @@ async def test_a_bonus_for_exceptional_work_is_paid_once_on_approval() -> None:
     )
     worker = await new_worker()
     with frozen_clock() as frozen:
-        started = await submissions.start_submission(worker, task.id)
+        started = await submissions.start_submission(worker.principal, task.id)
         frozen.advance(timedelta(minutes=2))
-        s = await submissions.submit_submission(worker, started.id, answer())
+        s = await submissions.submit_submission(worker.principal, started.id, answer())
     assert await firings(rule) == []  # not approved yet
     await submissions.approve_submission(requester.principal, s.id)
     assert (await Submission.get(id=s.id)).paid_minor == 150
@@ -562,15 +552,14 @@ async def test_a_bonus_for_exceptional_work_is_paid_once_on_approval() -> None:
     assert [(b.amount_minor, b.actor_kind) for b in bonus] == [(50, ActorKind.RULE)]
     # The rule matching again for the same answer pays nothing more.
     async with unit_of_work() as work:
-        await rule_engine.run_rules(work, (Event.REVIEW,), task.id, {worker.worker_id: (s.id,)})
+        await rule_engine.run_rules(work, (Event.REVIEW,), task.id, {worker.id: (s.id,)})
     assert await LedgerEntry.filter(submission_id=s.id, reason=LedgerReason.BONUS).count() == 1
     [firing] = await firings(rule)
     assert firing.outcome == {"bonus_submission_ids": [s.id], "amount_minor": 50}
     await assert_ledger_consistent(requester.account_id)
 
 
-async def test_a_review_results_bonus_is_paid_per_approved_answer() -> None:
-    requester = await new_requester()
+async def test_a_review_results_bonus_is_paid_per_approved_answer(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=3)
     rule = await add_rule(
         requester,
@@ -580,7 +569,7 @@ async def test_a_review_results_bonus_is_paid_per_approved_answer() -> None:
         task=task,
     )
     worker = await new_worker()
-    done = [await submitted(worker, task, f"a{i}") for i in range(3)]
+    done = [await new_submitted(task, worker, f"a{i}") for i in range(3)]
     for s in done[:2]:
         await submissions.approve_submission(requester.principal, s.id)
     await submissions.reject_submission(requester.principal, done[2].id, "No.")
@@ -605,7 +594,7 @@ async def test_top_up_when_depleted_stops_at_the_cap() -> None:
     )
     worker = await new_worker()
     for _ in range(5):
-        await submissions.start_submission(worker, task.id)
+        await submissions.start_submission(worker.principal, task.id)
     fresh = await Task.get(id=task.id)
     assert (fresh.topped_up_minor, fresh.budget_minor, fresh.remaining_minor) == (300, 500, 0)
     assert [f.outcome for f in await firings(rule)] == [
@@ -613,7 +602,9 @@ async def test_top_up_when_depleted_stops_at_the_cap() -> None:
         {"topped_up_minor": 100},
     ]
     assert [f.worker_id for f in await firings(rule)] == [None, None]
-    await expect_error(ErrorCode.INSUFFICIENT_FUNDS, submissions.start_submission(worker, task.id))
+    await expect_error(
+        ErrorCode.INSUFFICIENT_FUNDS, submissions.start_submission(worker.principal, task.id)
+    )
     assert await LedgerEntry.filter(task_id=task.id, reason=LedgerReason.TOP_UP).count() == 2
     await assert_ledger_consistent(requester.account_id)
 
@@ -629,8 +620,8 @@ async def test_a_top_up_the_balance_cannot_cover_is_skipped_not_the_start() -> N
         task=task,
     )
     worker = await new_worker()
-    await submissions.start_submission(worker, task.id)
-    second = await submissions.start_submission(worker, task.id)
+    await submissions.start_submission(worker.principal, task.id)
+    second = await submissions.start_submission(worker.principal, task.id)
     assert second.state == S.STARTED
     assert await firings(rule) == []
     assert (await Task.get(id=task.id)).topped_up_minor == 0
@@ -640,14 +631,13 @@ async def test_a_top_up_the_balance_cannot_cover_is_skipped_not_the_start() -> N
 # --- dry runs --------------------------------------------------------------------------------
 
 
-async def test_a_dry_run_lists_the_workers_the_rule_would_act_on() -> None:
-    requester = await new_requester()
+async def test_a_dry_run_lists_the_workers_the_rule_would_act_on(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=3)
     workers = [await new_worker() for _ in range(3)]
     plans = [["reject", "reject", "approve"], ["approve", "reject", "approve"], []]
     for worker, plan in zip(workers, plans, strict=True):
         for decision in plan:
-            s = await submitted(worker, task)
+            s = await new_submitted(task, worker)
             if decision == "approve":
                 await submissions.approve_submission(requester.principal, s.id)
             else:
@@ -663,7 +653,7 @@ async def test_a_dry_run_lists_the_workers_the_rule_would_act_on() -> None:
     )
     assert (result.evaluated, result.matched) == (2, 1)
     [match] = result.matches
-    assert (match.worker_id, match.task_id) == (workers[0].worker_id, task.id)
+    assert (match.worker_id, match.task_id) == (workers[0].id, task.id)
     assert match.decision.metrics_json()["REJECTED_COUNT"] == 2
     assert await Restriction.filter(account_id=requester.account_id).count() == 0
     # A saved rule the same way; a project's rule per task.
@@ -674,22 +664,21 @@ async def test_a_dry_run_lists_the_workers_the_rule_would_act_on() -> None:
         {"type": "ACCEPT_ANSWERS"},
     )
     result = await rules.dry_run(requester.account_id, rule_id=saved)
-    assert [(m.worker_id, m.task_id) for m in result.matches] == [(workers[1].worker_id, task.id)]
+    assert [(m.worker_id, m.task_id) for m in result.matches] == [(workers[1].id, task.id)]
     assert await RuleFiring.filter(rule_id=saved).count() == 0
 
 
-async def test_a_dry_run_honours_history_restarts_and_skill_values() -> None:
-    requester = await new_requester()
+async def test_a_dry_run_honours_history_restarts_and_skill_values(requester: Requester) -> None:
     task = await new_task(requester, max_submissions_per_worker=3)
     skill = await skills.create_skill(requester.principal, "Share")
     worker = await new_worker()
     with frozen_clock() as frozen:
         for _ in range(2):
-            s = await submitted(worker, task)
+            s = await new_submitted(task, worker)
             await submissions.reject_submission(requester.principal, s.id, "No.")
         await Restriction.create(
             account_id=requester.account_id,
-            worker_id=worker.worker_id,
+            worker_id=worker.id,
             kind=RestrictionKind.BAN,
             scope="ACCOUNT",
             starts_at=clock.now(),
@@ -697,7 +686,7 @@ async def test_a_dry_run_honours_history_restarts_and_skill_values() -> None:
             actor_kind=ActorKind.MEMBER,
         )
         frozen.advance(timedelta(days=2))
-        s = await submitted(worker, task)
+        s = await new_submitted(task, worker)
         await submissions.approve_submission(requester.principal, s.id)
         draft = rules.RuleDraft(
             "REVIEW_RESULTS",
@@ -717,12 +706,13 @@ async def test_a_dry_run_honours_history_restarts_and_skill_values() -> None:
     assert match.decision.metrics_json()["REVIEWED_COUNT"] == 1
 
 
-async def test_a_dry_run_of_automation_looks_at_pending_answers_and_budgets() -> None:
-    requester = await new_requester()
+async def test_a_dry_run_of_automation_looks_at_pending_answers_and_budgets(
+    requester: Requester,
+) -> None:
     task = await new_task(requester, budget="2.00", max_submissions_per_worker=2)
     worker = await new_worker()
-    first = await submitted(worker, task, "same")
-    second = await submitted(worker, task, "same")
+    first = await new_submitted(task, worker, "same")
+    second = await new_submitted(task, worker, "same")
     result = await rules.dry_run(
         requester.account_id,
         scope=rules.RuleScope(task_id=task.id),

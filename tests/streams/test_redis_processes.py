@@ -12,16 +12,17 @@ import httpx
 import pytest
 
 from gql_server.settings import Settings
-from tests.conftest import AccountFixture
-from tests.server import WAIT_SECONDS, Http, LiveClient, redis_server, running_server
-from tests.streams.test_live_streams import (
-    BUDGET,
-    QUEUE,
+from tests.factories import (
     Requester,
-    figures,
+    api_funded_draft,
+    api_review,
+    api_start_and_submit,
+    api_task_action,
+    figures_of,
     new_worker,
-    start_and_submit,
 )
+from tests.server import WAIT_SECONDS, Http, LiveClient, redis_server, running_server
+from tests.streams.documents import BUDGET, QUEUE
 
 
 async def broadcast_ok(base: str, expected: bool) -> None:
@@ -35,7 +36,7 @@ async def broadcast_ok(base: str, expected: bool) -> None:
 
 
 async def test_live_subscriptions_resync_after_redis_comes_back(
-    database: Settings, tmp_path: Path, account: AccountFixture
+    database: Settings, tmp_path: Path, account: Requester
 ) -> None:
     with redis_server(tmp_path) as redis:
         env = {
@@ -45,9 +46,9 @@ async def test_live_subscriptions_resync_after_redis_comes_back(
         }
         with running_server(env, cwd=tmp_path) as base:
             http = Http(base)
-            owner = Requester(http, account.owner_key)
-            task_id = await owner.draft_task()
-            async with LiveClient(base, account.owner_key) as live:
+            owner = account.key
+            task_id = await api_funded_draft(http, owner)
+            async with LiveClient(base, account.key) as live:
                 budget = live.subscribe(BUDGET, {"t": task_id})
                 queue = live.subscribe(QUEUE, {"t": task_id})
                 before = (await budget.next())["budget"]["version"]
@@ -57,25 +58,25 @@ async def test_live_subscriptions_resync_after_redis_comes_back(
                 await broadcast_ok(base, False)
                 # Mutations go on while Redis is away, without waiting for it.
                 began = time.monotonic()
-                await owner.task_action("publishTask", task_id)
-                submission = await start_and_submit(http, await new_worker(), task_id)
+                await api_task_action(http, owner, "publishTask", task_id)
+                submission = await api_start_and_submit(http, (await new_worker()).key, task_id)
                 assert time.monotonic() - began < 5
 
                 redis.start()
                 # Told to resynchronise: a snapshot with what happened meanwhile.
                 resynced = (await budget.next())["budget"]
                 assert (resynced["snapshot"], resynced["version"]) == (True, before + 2)
-                assert figures(resynced) == ("30.00", "1.50", "0.00", "28.50")
+                assert figures_of(resynced) == ("30.00", "1.50", "0.00", "28.50")
                 assert resynced["status"] == "OPEN"
                 waiting = (await queue.next())["reviewQueue"]
                 assert (waiting["snapshot"], waiting["length"]) == (True, 1)
 
                 # Then every later change, as usual.
                 await broadcast_ok(base, True)
-                assert await owner.review("approveSubmission", submission) == []
+                assert await api_review(http, owner, "approveSubmission", submission) == []
                 approved = (await budget.next())["budget"]
                 assert (approved["snapshot"], approved["version"]) == (False, before + 3)
-                assert figures(approved) == ("30.00", "0.00", "1.50", "28.50")
+                assert figures_of(approved) == ("30.00", "0.00", "1.50", "28.50")
                 removed = (await queue.next())["reviewQueue"]
                 assert (removed["length"], removed["changes"][0]["kind"]) == (0, "REMOVED")
             await http.client.aclose()
@@ -89,7 +90,7 @@ async def test_live_subscriptions_resync_after_redis_comes_back(
     reason="several processes need PostgreSQL and Redis (set DATABASE_URL and REDIS_URL)",
 )
 async def test_a_change_made_on_one_process_reaches_subscribers_on_another(
-    database: Settings, tmp_path: Path, account: AccountFixture
+    database: Settings, tmp_path: Path, account: Requester
 ) -> None:
     env = {
         "DATABASE_URL": database.database_url,
@@ -103,19 +104,19 @@ async def test_a_change_made_on_one_process_reaches_subscribers_on_another(
         running_server(env, cwd=tmp_path / "b") as second,
     ):
         on_first = Http(first)
-        owner = Requester(on_first, account.owner_key)
-        task_id = await owner.draft_task()
-        async with LiveClient(second, account.owner_key) as live:
+        owner = account.key
+        task_id = await api_funded_draft(on_first, owner)
+        async with LiveClient(second, account.key) as live:
             budget = live.subscribe(BUDGET, {"t": task_id})
             queue = live.subscribe(QUEUE)
             before = (await budget.next())["budget"]["version"]
             await queue.next()
 
-            await owner.task_action("publishTask", task_id)
-            submission = await start_and_submit(on_first, await new_worker(), task_id)
+            await api_task_action(on_first, owner, "publishTask", task_id)
+            submission = await api_start_and_submit(on_first, (await new_worker()).key, task_id)
 
             seen = [(await budget.next())["budget"] for _ in range(2)]
-            assert [(m["version"], figures(m)) for m in seen] == [
+            assert [(m["version"], figures_of(m)) for m in seen] == [
                 (before + 1, ("30.00", "0.00", "0.00", "30.00")),
                 (before + 2, ("30.00", "1.50", "0.00", "28.50")),
             ]

@@ -1,18 +1,20 @@
-"""Automatic closure, expiry and auto-approval, driven with a frozen clock.
+"""The sweeps, driven with a frozen clock: tasks past their expiry close, work not sent in
+time expires, and submitted work is approved after the task's auto-approval delay.
 
-The sweeps look at every account; these tests therefore check their own task and
-submissions, not the number a sweep reports.
+A sweep looks at every account's due rows and returns how many it changed, other tests'
+rows included; so each test here checks the exact states of its own task and
+submissions after a sweep, never the number the sweep returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import pytest_asyncio
 
 from gql_server.clock import FrozenClock
-from gql_server.models import LedgerEntry, Review, Submission, Task
+from gql_server.models import LedgerEntry, Review, Submission, Task, TaskWorkerCounter
 from gql_server.models.enums import (
     ActorKind,
     CloseReason,
@@ -32,7 +34,9 @@ from gql_server.services.submissions import (
     submit_submission,
 )
 from gql_server.services.task_lifecycle import close_expired_tasks, close_task
+from gql_server.settings import Settings
 from tests.factories import (
+    Requester,
     answer,
     assert_ledger_consistent,
     balance,
@@ -40,6 +44,7 @@ from tests.factories import (
     figures,
     frozen_clock,
     new_requester,
+    new_submitted,
     new_task,
     new_worker,
 )
@@ -50,104 +55,28 @@ S = SubmissionState
 FUNDED = 10_000
 
 
-@pytest.fixture
-def frozen() -> Iterator[FrozenClock]:
-    with frozen_clock() as clock:
-        yield clock
+@pytest_asyncio.fixture
+async def requester(database: Settings) -> Requester:
+    """The account of the test, funded with FUNDED only (not the default 1000.00)."""
+    return await new_requester(fund_minor=FUNDED)
 
 
-async def _submitted(task: Task) -> Submission:
-    worker = await new_worker()
-    started = await start_submission(worker, task.id)
-    return await submit_submission(worker, started.id, answer())
-
-
-async def _task(task_id: int) -> Task:
-    return await Task.get(id=task_id)
-
-
-async def test_closes_when_the_budget_cannot_fund_another_reward(frozen: FrozenClock) -> None:
-    requester = await new_requester(fund_minor=FUNDED)
-    # Funds exactly two rewards, with 0.50 over that no reward can use.
-    task = await new_task(requester, reward="1.00", budget="2.50")
-    assert await balance(requester.account_id) == FUNDED - 250
-    first, second = await _submitted(task), await _submitted(task)
-    await expect_unchanged(
-        requester.account_id,
-        ErrorCode.INSUFFICIENT_FUNDS,
-        start_submission(await new_worker(), task.id),
-    )
-    assert await figures(task.id) == (250, 200, 0, 50)
-
-    await approve_submission(requester.principal, first.id)
-    # A reward is still committed: the second one may be paid, so the task stays open.
-    assert (await _task(task.id)).status == TaskStatus.OPEN
-    assert await figures(task.id) == (250, 100, 100, 50)
-    await assert_ledger_consistent(requester.account_id)
-
-    await approve_submission(requester.principal, second.id)
-    closed = await _task(task.id)
-    assert (closed.status, closed.close_reason) == (TaskStatus.CLOSED, CloseReason.BUDGET_EXHAUSTED)
-    assert closed.closed_at == frozen.now()
-    # The unspent 0.50 went back to the account at once.
-    assert await figures(task.id) == (200, 0, 200, 0)
-    assert await balance(requester.account_id) == FUNDED - 200
-    returned = await LedgerEntry.filter(task_id=task.id, reason=LedgerReason.RETURN)
-    assert [(r.amount_minor, r.actor_kind) for r in returned] == [(50, ActorKind.SYSTEM)]
-    await assert_ledger_consistent(requester.account_id)
-
-
-async def test_a_budget_of_one_reward_closes_once_it_is_paid() -> None:
-    requester = await new_requester(fund_minor=FUNDED)
-    task = await new_task(requester, reward="1.00", budget="1.00")
-    submission = await _submitted(task)
-    await approve_submission(requester.principal, submission.id)
-    closed = await _task(task.id)
-    assert (closed.status, closed.close_reason) == (TaskStatus.CLOSED, CloseReason.BUDGET_EXHAUSTED)
-    assert await figures(task.id) == (100, 0, 100, 0)
-    assert await balance(requester.account_id) == FUNDED - 100
-    await assert_ledger_consistent(requester.account_id)
-
-
-async def test_closes_when_max_submissions_are_approved(frozen: FrozenClock) -> None:
-    requester = await new_requester(fund_minor=FUNDED)
-    task = await new_task(requester, reward="1.00", budget="5.00", max_submissions=1)
-    submission = await _submitted(task)
-    assert (await _task(task.id)).status == TaskStatus.OPEN
-    await approve_submission(requester.principal, submission.id)
-    closed = await _task(task.id)
-    assert (closed.status, closed.close_reason) == (TaskStatus.CLOSED, CloseReason.MAX_SUBMISSIONS)
-    assert await figures(task.id) == (100, 0, 100, 0)
-    assert await balance(requester.account_id) == FUNDED - 100
-    await assert_ledger_consistent(requester.account_id)
-
-
-async def test_a_rejection_does_not_count_towards_max_submissions() -> None:
-    requester = await new_requester(fund_minor=FUNDED)
-    task = await new_task(requester, reward="1.00", budget="5.00", max_submissions=1)
-    submission = await _submitted(task)
-    await reject_submission(requester.principal, submission.id, "No.")
-    assert (await _task(task.id)).status == TaskStatus.OPEN
-    assert await figures(task.id) == (500, 0, 0, 500)
-    await assert_ledger_consistent(requester.account_id)
-
-
-async def test_closes_when_it_expires(frozen: FrozenClock) -> None:
-    requester = await new_requester(fund_minor=FUNDED)
+async def test_closes_when_it_expires(frozen: FrozenClock, requester: Requester) -> None:
     task = await new_task(
         requester, reward="1.00", budget="5.00", expires_at=frozen.now() + timedelta(hours=1)
     )
-    pending = await _submitted(task)
+    pending = await new_submitted(task)
     assert await balance(requester.account_id) == FUNDED - 500
 
     frozen.advance(timedelta(minutes=59))
     await close_expired_tasks()
-    assert (await _task(task.id)).status == TaskStatus.OPEN
+    assert (await Task.get(id=task.id)).status == TaskStatus.OPEN
 
     frozen.advance(timedelta(hours=1, minutes=1))
-    assert await close_expired_tasks() >= 1
-    closed = await _task(task.id)
+    await close_expired_tasks()
+    closed = await Task.get(id=task.id)
     assert (closed.status, closed.close_reason) == (TaskStatus.CLOSED, CloseReason.EXPIRED)
+    assert (await Submission.get(id=pending.id)).state == S.SUBMITTED
     # What nobody holds went back; the pending submission's reward stays committed.
     assert await figures(task.id) == (100, 100, 0, 0)
     assert await balance(requester.account_id) == FUNDED - 100
@@ -155,7 +84,7 @@ async def test_closes_when_it_expires(frozen: FrozenClock) -> None:
     await expect_unchanged(
         requester.account_id,
         ErrorCode.INVALID_STATE,
-        start_submission(await new_worker(), task.id),
+        start_submission((await new_worker()).principal, task.id),
     )
 
     await approve_submission(requester.principal, pending.id)
@@ -167,16 +96,19 @@ async def test_closes_when_it_expires(frozen: FrozenClock) -> None:
     await assert_ledger_consistent(requester.account_id)
 
 
-async def test_a_started_submission_past_its_time_limit_expires(frozen: FrozenClock) -> None:
-    requester = await new_requester(fund_minor=FUNDED)
+async def test_a_started_submission_past_its_time_limit_expires(
+    frozen: FrozenClock, requester: Requester
+) -> None:
     task = await new_task(
         requester, reward="1.00", budget="2.00", max_submissions=1, time_limit_seconds=300
     )
     worker = await new_worker()
-    started = await start_submission(worker, task.id)
+    started = await start_submission(worker.principal, task.id)
     # The only slot is taken.
     await expect_unchanged(
-        requester.account_id, ErrorCode.LIMIT_REACHED, start_submission(await new_worker(), task.id)
+        requester.account_id,
+        ErrorCode.LIMIT_REACHED,
+        start_submission((await new_worker()).principal, task.id),
     )
 
     frozen.advance(timedelta(seconds=300))
@@ -184,9 +116,9 @@ async def test_a_started_submission_past_its_time_limit_expires(frozen: FrozenCl
     assert (await Submission.get(id=started.id)).state == S.STARTED
 
     frozen.advance(timedelta(seconds=1))
-    assert await expire_started() >= 1
+    await expire_started()
     assert (await Submission.get(id=started.id)).state == S.EXPIRED
-    task_now = await _task(task.id)
+    task_now = await Task.get(id=task.id)
     assert (task_now.status, task_now.slots_taken) == (TaskStatus.OPEN, 0)
     assert await figures(task.id) == (200, 0, 0, 200)
     await assert_ledger_consistent(requester.account_id)
@@ -194,18 +126,17 @@ async def test_a_started_submission_past_its_time_limit_expires(frozen: FrozenCl
     assert [(r.amount_minor, r.actor_kind) for r in released] == [(100, ActorKind.SYSTEM)]
 
     # The slot and the reward are free for someone else.
-    again = await start_submission(await new_worker(), task.id)
+    again = await start_submission((await new_worker()).principal, task.id)
     assert again.state == S.STARTED
     assert await figures(task.id) == (200, 100, 0, 100)
     await assert_ledger_consistent(requester.account_id)
 
 
 async def test_expiry_on_a_closed_task_returns_the_reward_to_the_account(
-    frozen: FrozenClock,
+    frozen: FrozenClock, requester: Requester
 ) -> None:
-    requester = await new_requester(fund_minor=FUNDED)
     task = await new_task(requester, reward="1.00", budget="3.00", time_limit_seconds=60)
-    started = await start_submission(await new_worker(), task.id)
+    started = await start_submission((await new_worker()).principal, task.id)
     await close_task(requester.principal, task.id)
     assert await figures(task.id) == (100, 100, 0, 0)
     assert await balance(requester.account_id) == FUNDED - 100
@@ -218,10 +149,9 @@ async def test_expiry_on_a_closed_task_returns_the_reward_to_the_account(
     await assert_ledger_consistent(requester.account_id)
 
 
-async def test_auto_approval_after_the_delay(frozen: FrozenClock) -> None:
-    requester = await new_requester(fund_minor=FUNDED)
+async def test_auto_approval_after_the_delay(frozen: FrozenClock, requester: Requester) -> None:
     task = await new_task(requester, reward="1.00", budget="5.00", auto_approval_delay_seconds=3600)
-    submission = await _submitted(task)
+    submission = await new_submitted(task)
     assert submission.auto_approve_at == frozen.now() + timedelta(hours=1)
 
     frozen.advance(timedelta(minutes=59))
@@ -230,7 +160,7 @@ async def test_auto_approval_after_the_delay(frozen: FrozenClock) -> None:
     assert await figures(task.id) == (500, 100, 0, 400)
 
     frozen.advance(timedelta(minutes=1, seconds=1))
-    assert await auto_approve_due() >= 1
+    await auto_approve_due()
     approved = await Submission.get(id=submission.id)
     assert (approved.state, approved.paid_minor, approved.auto_approve_at) == (
         S.APPROVED,
@@ -259,10 +189,11 @@ async def test_auto_approval_after_the_delay(frozen: FrozenClock) -> None:
     )
 
 
-async def test_a_person_reviewing_first_stops_auto_approval(frozen: FrozenClock) -> None:
-    requester = await new_requester(fund_minor=FUNDED)
+async def test_a_person_reviewing_first_stops_auto_approval(
+    frozen: FrozenClock, requester: Requester
+) -> None:
     task = await new_task(requester, reward="1.00", budget="5.00", auto_approval_delay_seconds=3600)
-    submission = await _submitted(task)
+    submission = await new_submitted(task)
     await reject_submission(requester.principal, submission.id, "No.")
     frozen.advance(timedelta(hours=2))
     await auto_approve_due()
@@ -272,39 +203,11 @@ async def test_a_person_reviewing_first_stops_auto_approval(frozen: FrozenClock)
     await assert_ledger_consistent(requester.account_id)
 
 
-async def test_reviews_of_pending_submissions_go_on_after_a_manual_close() -> None:
-    requester = await new_requester(fund_minor=FUNDED)
-    task = await new_task(requester, reward="1.00", budget="5.00")
-    to_approve, to_reject = await _submitted(task), await _submitted(task)
-    closed = await close_task(requester.principal, task.id)
-    assert (closed.status, closed.close_reason) == (TaskStatus.CLOSED, CloseReason.MANUAL)
-    assert await figures(task.id) == (200, 200, 0, 0)
-    assert await balance(requester.account_id) == FUNDED - 200
-    await assert_ledger_consistent(requester.account_id)
-
-    # Approval pays from what is committed; nothing comes from the account.
-    approved = await approve_submission(requester.principal, to_approve.id)
-    assert (approved.state, approved.paid_minor) == (S.APPROVED, 100)
-    assert await figures(task.id) == (200, 100, 100, 0)
-    assert await balance(requester.account_id) == FUNDED - 200
-    await assert_ledger_consistent(requester.account_id)
-
-    # Rejection releases the reward, and the closed task hands it on to the account.
-    rejected = await reject_submission(requester.principal, to_reject.id, "No.")
-    assert rejected.state == S.REJECTED
-    assert await figures(task.id) == (100, 0, 100, 0)
-    assert await balance(requester.account_id) == FUNDED - 100
-    await assert_ledger_consistent(requester.account_id)
-    task_now = await _task(task.id)
-    assert (task_now.status, task_now.close_reason) == (TaskStatus.CLOSED, CloseReason.MANUAL)
-
-
 async def test_a_revision_not_sent_back_in_time_expires_and_frees_its_reward(
-    frozen: FrozenClock,
+    frozen: FrozenClock, requester: Requester
 ) -> None:
-    requester = await new_requester(fund_minor=FUNDED)
     task = await new_task(requester, reward="1.00", budget="1.00", time_limit_seconds=600)
-    submission = await _submitted(task)
+    submission = await new_submitted(task)
     await request_revision(requester.principal, submission.id, "Please add the screenshot.")
     assert await figures(task.id) == (100, 100, 0, 0)
 
@@ -316,8 +219,42 @@ async def test_a_revision_not_sent_back_in_time_expires_and_frees_its_reward(
     await expire_started()
     assert (await Submission.get(id=submission.id)).state == SubmissionState.EXPIRED
     # The abandoned reward is released and its slot reopens for someone else.
-    assert (await _task(task.id)).status == TaskStatus.OPEN
+    assert (await Task.get(id=task.id)).status == TaskStatus.OPEN
     assert await figures(task.id) == (100, 0, 0, 100)
-    await start_submission(await new_worker(), task.id)
+    await start_submission((await new_worker()).principal, task.id)
     assert await figures(task.id) == (100, 100, 0, 0)
     await assert_ledger_consistent(requester.account_id)
+
+
+async def test_started_expires_after_its_time_limit() -> None:
+    with frozen_clock() as frozen:
+        requester = await new_requester(fund_minor=FUNDED)
+        task = await new_task(requester, reward="1.00", budget="3.00", time_limit_seconds=600)
+        worker = await new_worker()
+        submission = await start_submission(worker.principal, task.id)
+        assert await figures(task.id) == (300, 100, 0, 200)
+
+        frozen.advance(timedelta(minutes=9))
+        await expire_started()
+        assert (await Submission.get(id=submission.id)).state == S.STARTED
+        assert await figures(task.id) == (300, 100, 0, 200)
+
+        frozen.advance(timedelta(minutes=2))
+        await expire_started()
+        expired = await Submission.get(id=submission.id)
+        assert (expired.state, expired.paid_minor, expired.slot_released) == (S.EXPIRED, 0, True)
+        assert await figures(task.id) == (300, 0, 0, 300)
+        assert (await Task.get(id=task.id)).slots_taken == 0
+        counter = await TaskWorkerCounter.get(task_id=task.id, worker_id=worker.id)
+        assert counter.slots_taken == 0
+        await assert_ledger_consistent(requester.account_id)
+
+        # An expired submission is final, and the freed slot can be taken again.
+        await expect_unchanged(
+            requester.account_id,
+            ErrorCode.INVALID_STATE,
+            submit_submission(worker.principal, submission.id, answer()),
+        )
+        await start_submission(worker.principal, task.id)
+        assert await figures(task.id) == (300, 100, 0, 200)
+        await assert_ledger_consistent(requester.account_id)

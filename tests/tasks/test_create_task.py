@@ -7,51 +7,13 @@ from typing import Any
 import pytest
 
 from gql_server.models import Task
-from tests.conftest import AccountFixture, Api
-
-CREATE_PROJECT = """
-mutation ($name: String!) { createProject(input: {name: $name}) { project { id } userErrors { code } } }
-"""
-CREATE_TASK = """
-mutation ($input: CreateTaskInput!) {
-  createTask(input: $input) {
-    task {
-      id title status reward { amount currency } requestedBudget { amount }
-      figures { budget { amount } committed { amount } spent { amount } remaining { amount } }
-      proofRequirements { name kind required }
-      maxSubmissionsPerWorker timeLimitSeconds acceptanceMode autoApprovalDelaySeconds
-      targeting { countriesAllowed countriesDenied minApprovalRate }
-      project { name }
-    }
-    userErrors { field message code }
-  }
-}
-"""
+from tests.factories import CREATE_TASK, Requester, api_project, task_input
+from tests.graphql_client import Api
 
 
-async def _project(api: Api, key: str, name: str = "Main") -> str:
-    data = await api.data(CREATE_PROJECT, {"name": name}, key=key)
-    return data["createProject"]["project"]["id"]
-
-
-def _valid(project_id: str, **changes: Any) -> dict[str, Any]:
-    task = {
-        "projectId": project_id,
-        "title": "Rate the app",
-        "instructions": "Install, use for five minutes, rate honestly.",
-        "reward": "1.50",
-        "budget": "30.00",
-        "timeLimitSeconds": 1800,
-        "proofRequirements": [{"name": "screenshot", "kind": "SCREENSHOT_URL"}],
-        "targeting": {"countriesAllowed": ["us", "DE"], "minApprovalRate": 90},
-    }
-    task.update(changes)
-    return task
-
-
-async def test_a_valid_task_is_stored_as_a_draft(api: Api, account: AccountFixture) -> None:
-    project_id = await _project(api, account.owner_key)
-    data = await api.data(CREATE_TASK, {"input": _valid(project_id)}, key=account.owner_key)
+async def test_a_valid_task_is_stored_as_a_draft(api: Api, account: Requester) -> None:
+    project_id = await api_project(api, account.key)
+    data = await api.data(CREATE_TASK, {"input": task_input(project_id)}, key=account.key)
     payload = data["createTask"]
     assert payload["userErrors"] == []
     task = payload["task"]
@@ -122,13 +84,11 @@ BAD_FIELDS = [
 
 @pytest.mark.parametrize(("change", "field"), BAD_FIELDS)
 async def test_each_bad_field_gets_its_own_error_and_nothing_is_stored(
-    api: Api, account: AccountFixture, change: dict[str, Any], field: list[str]
+    api: Api, account: Requester, change: dict[str, Any], field: list[str]
 ) -> None:
-    project_id = await _project(api, account.owner_key)
+    project_id = await api_project(api, account.key)
     before = await Task.filter(account_id=account.account_id).count()
-    data = await api.data(
-        CREATE_TASK, {"input": _valid(project_id, **change)}, key=account.owner_key
-    )
+    data = await api.data(CREATE_TASK, {"input": task_input(project_id, **change)}, key=account.key)
     payload = data["createTask"]
     assert payload["task"] is None
     assert [error["field"] for error in payload["userErrors"]] == [field]
@@ -137,29 +97,27 @@ async def test_each_bad_field_gets_its_own_error_and_nothing_is_stored(
     assert await Task.filter(account_id=account.account_id).count() == before
 
 
-async def test_several_bad_fields_are_reported_together(api: Api, account: AccountFixture) -> None:
-    project_id = await _project(api, account.owner_key)
+async def test_several_bad_fields_are_reported_together(api: Api, account: Requester) -> None:
+    project_id = await api_project(api, account.key)
     change = {"title": "", "reward": "1.5", "timeLimitSeconds": 1}
-    data = await api.data(
-        CREATE_TASK, {"input": _valid(project_id, **change)}, key=account.owner_key
-    )
+    data = await api.data(CREATE_TASK, {"input": task_input(project_id, **change)}, key=account.key)
     fields = sorted(error["field"][-1] for error in data["createTask"]["userErrors"])
     assert fields == ["reward", "timeLimitSeconds", "title"]
 
 
-async def test_an_amount_sent_as_a_number_is_refused(api: Api, account: AccountFixture) -> None:
-    project_id = await _project(api, account.owner_key)
+async def test_an_amount_sent_as_a_number_is_refused(api: Api, account: Requester) -> None:
+    project_id = await api_project(api, account.key)
     body = await api.post(
-        CREATE_TASK, {"input": _valid(project_id, reward=1.5)}, key=account.owner_key
+        CREATE_TASK, {"input": task_input(project_id, reward=1.5)}, key=account.key
     )
     assert body["errors"] and body.get("data") is None
 
 
 async def test_another_accounts_project_is_not_found(
-    api: Api, account: AccountFixture, other_account: AccountFixture
+    api: Api, account: Requester, other_account: Requester
 ) -> None:
-    foreign_project = await _project(api, other_account.owner_key, "Theirs")
-    data = await api.data(CREATE_TASK, {"input": _valid(foreign_project)}, key=account.owner_key)
+    foreign_project = await api_project(api, other_account.key, "Theirs")
+    data = await api.data(CREATE_TASK, {"input": task_input(foreign_project)}, key=account.key)
     assert data["createTask"]["userErrors"] == [
         {"field": ["input", "projectId"], "message": "Project not found.", "code": "NOT_FOUND"}
     ]
