@@ -10,7 +10,7 @@ import pytest_asyncio
 
 from gql_server.models import LedgerEntry, Submission, Task
 from gql_server.models.enums import LedgerReason, MemberRole, SubmissionState
-from gql_server.services import accounts, idempotency
+from gql_server.services import idempotency
 from gql_server.services.errors import ErrorCode
 from gql_server.services.idempotency import IdempotencyKey
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
@@ -72,10 +72,7 @@ async def test_a_key_reused_with_other_arguments_is_a_mismatch(
     )
     assert (await Submission.get(id=second.id)).state == S.SUBMITTED
     # Keys belong to their caller: another member may use the same string.
-    manager = await accounts.add_member(
-        account_id=requester.account_id, name="M", email="m@example.test", role=MemberRole.MANAGER
-    )
-    colleague = MemberPrincipal(manager.id, requester.account_id, MemberRole.MANAGER, 0)
+    colleague = (await requester.member(MemberRole.MANAGER, "M")).principal
     approved = await approve_submission(colleague, second.id, _key(colleague, "k-1", second.id))
     assert approved.state == S.APPROVED
     assert await figures(task.id) == (1000, 0, 200, 800)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,10 +12,9 @@ from tortoise.transactions import in_transaction
 
 from gql_server.models import SkillValue, WorkerSkill
 from gql_server.models.enums import ActorKind, MemberRole, SkillScope
-from gql_server.services import accounts, skills
+from gql_server.services import skills
 from gql_server.services.errors import ErrorCode
 from gql_server.services.pagination import PageRequest
-from gql_server.services.principals import MemberPrincipal
 from gql_server.services.submissions import start_submission
 from gql_server.services.tasks import SkillFilterDraft, TargetingDraft
 from tests.factories import (
@@ -146,19 +144,13 @@ async def test_setting_a_value_by_hand() -> None:
     requester, other = await new_requester(), await new_requester()
     worker = await new_worker()
     skill = await skills.create_skill(requester.principal, "Trusted")
-    credential = await accounts.add_member(
-        account_id=requester.account_id,
-        name="Manager",
-        email=f"{uuid.uuid4().hex}@example.test",
-        role=MemberRole.MANAGER,
-    )
-    manager = MemberPrincipal(credential.id, requester.account_id, MemberRole.MANAGER, 0)
+    manager = (await requester.member(MemberRole.MANAGER, "Manager")).principal
     row, changed = await skills.set_worker_skill(manager, skill.id, worker.id, 80)
     assert (row.value, row.task_id, row.project_id, changed) == (80, None, None, True)
     row, changed = await skills.set_worker_skill(manager, skill.id, worker.id, 80)
     assert (row.value, changed) == (80, False)
     [change] = await SkillValue.filter(skill_id=skill.id)
-    assert (change.actor_kind, change.member_id) == (ActorKind.MEMBER, credential.id)
+    assert (change.actor_kind, change.member_id) == (ActorKind.MEMBER, manager.member_id)
     # Another account's skill, or a worker that does not exist, is not found.
     await expect_error(
         ErrorCode.NOT_FOUND, skills.set_worker_skill(other.principal, skill.id, worker.id, 5)

@@ -14,7 +14,6 @@ from gql_server.models.enums import (
     ActorKind,
     RestrictionKind,
     RestrictionScope,
-    SubmissionState,
     TaskStatus,
 )
 from gql_server.services.errors import ErrorCode
@@ -38,7 +37,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.usefixtures("database")
 
-S = SubmissionState
 FUNDED = 10_000  # every requester here starts with 100.00
 
 

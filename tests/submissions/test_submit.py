@@ -8,7 +8,6 @@ import pytest
 import pytest_asyncio
 
 from gql_server.models import Task
-from gql_server.models.enums import SubmissionState
 from gql_server.services.errors import ErrorCode
 from gql_server.services.submissions import (
     approve_submission,
@@ -34,7 +33,6 @@ from tests.graphql_client import Api
 
 pytestmark = pytest.mark.usefixtures("database")
 
-S = SubmissionState
 FUNDED = 10_000  # every requester here starts with 100.00
 
 
