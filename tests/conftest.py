@@ -1,4 +1,5 @@
-"""Test fixtures: a fresh database per run, the app in-process, and API helpers.
+"""Test fixtures: a fresh database per run, the app in-process, the factories of
+tests/factories.py as fixtures, and one real server per test module that asks for one.
 
 The run uses the embedded default (a new SQLite file) unless DATABASE_URL names a
 PostgreSQL server, in which case a uniquely named database is created on it and dropped
@@ -9,8 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,10 +21,12 @@ import pytest_asyncio
 
 from gql_server import db
 from gql_server.app import create_app
-from gql_server.models.enums import MemberRole
-from gql_server.services import accounts
+from gql_server.clock import FrozenClock
+from gql_server.models import Task
 from gql_server.settings import Settings, load_settings
+from tests.factories import Requester, Worker, frozen_clock, new_requester, new_task, new_worker
 from tests.graphql_client import Api
+from tests.server import Http, running_server
 
 
 def _with_database_name(url: str, name: str) -> str:
@@ -88,45 +90,60 @@ async def api(app: Any) -> AsyncIterator[Api]:
         yield Api(client)
 
 
-class AccountFixture:
-    def __init__(self, account_id: int, owner_key: str) -> None:
-        self.account_id = account_id
-        self.owner_key = owner_key
-
-    async def member_key(self, role: MemberRole) -> str:
-        credential = await accounts.add_member(
-            account_id=self.account_id,
-            name=f"{role} person",
-            email=f"{uuid.uuid4().hex}@example.test",
-            role=role,
-        )
-        return credential.api_key
+@pytest_asyncio.fixture
+async def requester(database: Settings) -> Requester:
+    """A new account funded with 1000.00 and with one project, for tests of the services."""
+    return await new_requester()
 
 
 @pytest_asyncio.fixture
-async def account(database: Settings) -> AccountFixture:
-    """A new account for the test; tests never share data, so they need no cleanup."""
-    created = await accounts.create_account(
-        name=f"Account {uuid.uuid4().hex[:8]}",
-        owner_name="Owner",
-        owner_email=f"{uuid.uuid4().hex}@example.test",
-    )
-    return AccountFixture(created.account.id, created.owner_api_key)
+async def task(requester: Requester) -> Task:
+    """A published task of `requester`: reward 1.00, budget 10.00, one text proof "answer"."""
+    return await new_task(requester)
 
 
 @pytest_asyncio.fixture
-async def other_account(database: Settings) -> AccountFixture:
-    created = await accounts.create_account(
-        name=f"Other {uuid.uuid4().hex[:8]}",
-        owner_name="Other",
-        owner_email=f"{uuid.uuid4().hex}@example.test",
-    )
-    return AccountFixture(created.account.id, created.owner_api_key)
+async def worker(database: Settings) -> Worker:
+    """A new worker, in Germany."""
+    return await new_worker()
 
 
 @pytest_asyncio.fixture
-async def worker_key(database: Settings) -> str:
-    return (await accounts.register_worker(name="Wendy Worker", country="DE")).api_key
+async def account(database: Settings) -> Requester:
+    """A new account with no funds and no project, for tests that set it up through the API."""
+    return await new_requester(fund_minor=0, project=False)
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+@pytest_asyncio.fixture
+async def other_account(database: Settings) -> Requester:
+    """A second empty account, whose objects `account` must never see."""
+    return await new_requester(fund_minor=0, project=False)
+
+
+@pytest.fixture
+def frozen() -> Iterator[FrozenClock]:
+    """A FrozenClock at the real now, installed for the test (tests advance it themselves)."""
+    with frozen_clock() as clock:
+        yield clock
+
+
+@pytest.fixture(scope="module")
+def server(database: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real `gql-server serve` for the whole test module, on the run's database and
+    broadcast, without background sweeps (tests drive those). Tests share it safely
+    because each owns its accounts; a test that needs its own process starts one."""
+    env = {"DATABASE_URL": database.database_url, "GQL_BACKGROUND_IN_PROCESS": "false"}
+    if database.redis_url:
+        env["REDIS_URL"] = database.redis_url
+    with running_server(env, cwd=tmp_path_factory.mktemp("server")) as base:
+        yield base
+
+
+@pytest_asyncio.fixture
+async def http(server: str) -> AsyncIterator[Http]:
+    """A GraphQL client over HTTP to the module's `server`."""
+    client = Http(server)
+    try:
+        yield client
+    finally:
+        await client.client.aclose()

@@ -1,0 +1,1 @@
+"""Accounts, members and API keys: authentication, roles, settings, tenancy."""

@@ -1,0 +1,1 @@
+"""Audits: locks and leases, samples, outcomes and the audit reports."""

@@ -1,0 +1,1 @@
+"""Callbacks: the outbox, signed delivery with retries, the SSRF guard, the worker process."""

@@ -1,0 +1,1 @@
+"""Money: amounts, the double-entry ledger, idempotent payments, and money under concurrency."""

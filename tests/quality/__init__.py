@@ -1,0 +1,2 @@
+"""Quality control: rule configs and their validation, the evaluator, the rule engine, rule
+history, skills and restrictions."""

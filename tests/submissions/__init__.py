@@ -1,0 +1,1 @@
+"""Work and review: starting, submitting, reviewing one or many, disputes, and the sweeps."""

@@ -1,0 +1,1 @@
+"""Tasks: creation, drafts and templates, lifecycle, targeting and what workers are offered."""
