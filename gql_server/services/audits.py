@@ -457,10 +457,6 @@ async def held_locks(submission_ids: list[int]) -> dict[int, AuditLock | None]:
     return found
 
 
-async def get_lock(account_id: int, submission_id: int) -> AuditLock | None:
-    return await AuditLock.get_or_none(submission_id=submission_id, account_id=account_id)
-
-
 # --- reports -------------------------------------------------------------------------------
 
 
