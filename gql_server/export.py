@@ -18,9 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gql_server.models import Batch, Member
-from gql_server.schema.relay import pk_of
 from gql_server.services import audits
-from gql_server.services.global_ids import global_id
+from gql_server.services.global_ids import global_id, pk_of
 from gql_server.services.principals import MemberPrincipal, Principal
 
 Authenticate = Callable[[object], Awaitable[Principal | None]]

@@ -34,15 +34,15 @@ from gql_server.services import audits
 def audit_filter(given: AuditFilter | None) -> audits.AuditFilter:
     given = given or AuditFilter()
     return audits.AuditFilter(
-        task_id=filter_pk(given.task_id, "Task", "taskId"),
-        batch_id=filter_pk(given.batch_id, "Batch", "batchId"),
+        task_id=filter_pk(given.task_id, "Task", "task_id"),
+        batch_id=filter_pk(given.batch_id, "Batch", "batch_id"),
         completed_from=given.completed_from,
         completed_to=given.completed_to,
         week_of=given.week_of,
         audit_status=(
             audits.AuditStatusFilter(given.audit_status.value) if given.audit_status else None
         ),
-        auditor_id=filter_pk(given.auditor_id, "Member", "auditorId"),
+        auditor_id=filter_pk(given.auditor_id, "Member", "auditor_id"),
     )
 
 

@@ -58,8 +58,8 @@ class CallbackQueries:
 
         async def action() -> Any:
             event_filter = callbacks.EventFilter(
-                task_id=filter_pk(given.task_id, "Task", "taskId"),
-                submission_id=filter_pk(given.submission_id, "Submission", "submissionId"),
+                task_id=filter_pk(given.task_id, "Task", "task_id"),
+                submission_id=filter_pk(given.submission_id, "Submission", "submission_id"),
                 status=given.status,
             )
             return await callbacks.list_events(

@@ -64,8 +64,8 @@ class ReviewQueries:
 
         async def action() -> Any:
             queue_filter = review_queue.QueueFilter(
-                task_id=filter_pk(given.task_id, "Task", "taskId"),
-                worker_id=filter_pk(given.worker_id, "Worker", "workerId"),
+                task_id=filter_pk(given.task_id, "Task", "task_id"),
+                worker_id=filter_pk(given.worker_id, "Worker", "worker_id"),
                 submitted_after=given.submitted_after,
                 submitted_before=given.submitted_before,
                 **({"states": list(given.states)} if given.states else {}),

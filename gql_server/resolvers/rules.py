@@ -176,8 +176,8 @@ class RuleQueries:
             return await rules.list_rules(
                 info.context.member.account_id,
                 rules.RuleFilter(
-                    task_id=filter_pk(given.task_id, "Task", "taskId"),
-                    project_id=filter_pk(given.project_id, "Project", "projectId"),
+                    task_id=filter_pk(given.task_id, "Task", "task_id"),
+                    project_id=filter_pk(given.project_id, "Project", "project_id"),
                     include_project_rules=given.include_project_rules,
                     enabled=given.enabled,
                 ),
@@ -213,9 +213,9 @@ class RuleQueries:
             return await rules.list_firings(
                 info.context.member.account_id,
                 rules.FiringFilter(
-                    rule_id=filter_pk(given.rule_id, "Rule", "ruleId"),
-                    task_id=filter_pk(given.task_id, "Task", "taskId"),
-                    worker_id=filter_pk(given.worker_id, "Worker", "workerId"),
+                    rule_id=filter_pk(given.rule_id, "Rule", "rule_id"),
+                    task_id=filter_pk(given.task_id, "Task", "task_id"),
+                    worker_id=filter_pk(given.worker_id, "Worker", "worker_id"),
                 ),
                 page(first, after, last, before),
             )
