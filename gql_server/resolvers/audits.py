@@ -10,9 +10,7 @@ from gql_server import clock, models
 from gql_server.resolvers.common import Info, filter_pk, mutate, page, query
 from gql_server.resolvers.permissions import CanAudit, IsMember
 from gql_server.schema.audits import (
-    Audit,
     AuditFilter,
-    AuditLock,
     AuditLockPayload,
     AuditorReport,
     AuditReport,
@@ -27,7 +25,7 @@ from gql_server.schema.audits import (
     SubmitAuditPayload,
 )
 from gql_server.schema.relay import pk_of
-from gql_server.schema.work import Submission, SubmissionConnection
+from gql_server.schema.work import Audit, AuditLock, Submission, SubmissionConnection
 from gql_server.services import audits
 
 

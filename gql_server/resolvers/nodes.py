@@ -22,13 +22,12 @@ from gql_server import models
 from gql_server.models.enums import MemberRole
 from gql_server.resolvers.common import Info
 from gql_server.resolvers.permissions import CanManage
-from gql_server.schema.audits import Audit
 from gql_server.schema.callbacks import CallbackEvent, WebhookEndpoint
 from gql_server.schema.quality import Restriction, Skill
 from gql_server.schema.relay import Node, from_global_id
 from gql_server.schema.rules import Rule, RuleFiring
 from gql_server.schema.types import Account, Batch, Member, Project, Task, Worker
-from gql_server.schema.work import MySubmission, Submission, Template
+from gql_server.schema.work import Audit, MySubmission, Submission, Template
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 
 NodeLoader = Callable[[Principal, Info, int], Awaitable[Node | None]]
