@@ -84,8 +84,7 @@ def _outcomes(counts: audits.OutcomeCounts) -> list[int]:
 
 async def _summary(account_id: int, given: audits.AuditFilter) -> AsyncIterator[str]:
     summary = await audits.audit_summary(account_id, given)
-    interval = summary.defect_interval
-    rate = round(100 * summary.defective / summary.audited, 2) if summary.audited else None
+    interval = summary.defect_rate_interval
     yield _csv(
         [
             [
@@ -102,9 +101,9 @@ async def _summary(account_id: int, given: audits.AuditFilter) -> AsyncIterator[
                 summary.audited,
                 summary.defective,
                 *_outcomes(summary.counts),
-                rate,
-                round(interval.low * 100, 2) if interval else None,
-                round(interval.high * 100, 2) if interval else None,
+                summary.defect_rate,
+                interval.low if interval else None,
+                interval.high if interval else None,
             ],
         ]
     )

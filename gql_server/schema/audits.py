@@ -70,9 +70,8 @@ class PercentInterval:
 
     @classmethod
     def of(cls, interval: Interval | None) -> PercentInterval | None:
-        if interval is None:
-            return None
-        return cls(low=round(interval.low * 100, 2), high=round(interval.high * 100, 2))
+        """`interval`: already in percent."""
+        return None if interval is None else cls(low=interval.low, high=interval.high)
 
 
 @strawberry.type(description="What the audits of the filtered completed work found.")
@@ -100,10 +99,8 @@ class AuditReport:
             audited_count=summary.audited,
             defective_count=summary.defective,
             counts=AuditOutcomeCounts.of(summary.counts),
-            defect_rate=(
-                round(100 * summary.defective / summary.audited, 2) if summary.audited else None
-            ),
-            defect_rate_interval=PercentInterval.of(summary.defect_interval),
+            defect_rate=summary.defect_rate,
+            defect_rate_interval=PercentInterval.of(summary.defect_rate_interval),
         )
 
 

@@ -7,12 +7,11 @@ from datetime import datetime
 import strawberry
 
 from gql_server import clock, models
+from gql_server.models.vocabulary import COMPLETED_STATES
 from gql_server.schema.enums import ActorKind, AuditOutcome, ReviewDecision, SubmissionState
 from gql_server.schema.relay import Connection, Node, PageInfo, to_global_id
 from gql_server.schema.types import Info, Member, Money, ProofRequirement, Task, Worker
-
-# Completed work: approved, or partly paid after a dispute.
-PAID_STATES = (models.enums.SubmissionState.APPROVED, models.enums.SubmissionState.PARTIALLY_PAID)
+from gql_server.services.audits import is_held
 
 
 @strawberry.type(description="One piece of proof: the requirement's name and what the worker sent.")
@@ -134,7 +133,7 @@ class Submission(SubmissionFields):
     ) -> Submission:
         return cls(
             id=to_global_id("Submission", submission.id),
-            completed_at=(submission.reviewed_at if submission.state in PAID_STATES else None),
+            completed_at=(submission.reviewed_at if submission.state in COMPLETED_STATES else None),
             audit_status=submission.audit_status,
             audit_count=submission.audit_count,
             last_audited_at=submission.last_audited_at,
@@ -205,12 +204,7 @@ class AuditLock:
 
     @classmethod
     def from_model(cls, lock: models.AuditLock, member_id: int, now: datetime) -> AuditLock:
-        held = (
-            lock.holder_id is not None
-            and lock.released_at is None
-            and lock.expires_at is not None
-            and lock.expires_at > now
-        )
+        held = is_held(lock, now)
         return cls(
             fencing_token=lock.fencing_token,
             acquired_at=lock.acquired_at,

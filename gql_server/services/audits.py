@@ -23,6 +23,7 @@ from tortoise.queryset import QuerySet
 from gql_server import clock
 from gql_server.models import Audit, AuditLock, Submission, Task
 from gql_server.models.enums import AuditOutcome
+from gql_server.models.vocabulary import COMPLETED_STATES, lock_held, percent
 from gql_server.rules.statistics import Interval, wilson_interval
 from gql_server.rules.vocabulary import Event
 from gql_server.services import outbox, rule_engine, streams
@@ -30,7 +31,7 @@ from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_
 from gql_server.services.events import UnitOfWork, unit_of_work
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
-from gql_server.services.submissions import PAID_STATES, get_submission, validate_response
+from gql_server.services.submissions import get_submission, validate_response
 
 # Weeks of the audit reports run Monday 00:00 to Sunday 23:59 in this zone.
 REPORT_ZONE = ZoneInfo("America/Los_Angeles")
@@ -39,6 +40,8 @@ MIN_LEASE = timedelta(minutes=1)
 MAX_LEASE = timedelta(hours=1)
 MAX_SAMPLE = 100
 MAX_COMMENT = 5000
+# Percentages in the reports are rounded to this many decimals.
+REPORT_DECIMALS = 2
 
 
 class AuditStatusFilter(StrEnum):
@@ -90,7 +93,7 @@ def recent_weeks(now: datetime, count: int = 4) -> list[date]:
 
 
 def completed_submissions(account_id: int, given: AuditFilter) -> QuerySet[Submission]:
-    query = Submission.filter(account_id=account_id, state__in=PAID_STATES)
+    query = Submission.filter(account_id=account_id, state__in=COMPLETED_STATES)
     if given.task_id is not None:
         query = query.filter(task_id=given.task_id)
     if given.batch_id is not None:
@@ -119,10 +122,6 @@ async def list_completed(
     return await paginate(
         completed_submissions(account_id, given), SortKey("reviewed_at", True), request
     )
-
-
-def _held(now: datetime) -> Q:
-    return Q(holder_id__isnull=False, released_at__isnull=True, expires_at__gt=now)
 
 
 # --- locks -----------------------------------------------------------------------------
@@ -188,7 +187,7 @@ async def _take(submission: Submission, member_id: int, lease: timedelta) -> Aud
 
 async def _completed_submission(account_id: int, submission_id: int | None) -> Submission:
     submission = await get_submission(account_id, submission_id)
-    if submission.state not in PAID_STATES:
+    if submission.state not in COMPLETED_STATES:
         raise UseCaseError.single(
             ErrorCode.INVALID_STATE,
             f"Only completed (approved) work is audited; this submission is {submission.state}.",
@@ -231,7 +230,7 @@ async def start_audit_sample(
     tried: set[int] = set()
     # Another auditor may win some candidates between choosing and locking: choose again.
     for _ in range(3):
-        open_now = AuditLock.filter(_held(clock.now()), account_id=principal.account_id).values(
+        open_now = AuditLock.filter(lock_held(clock.now()), account_id=principal.account_id).values(
             "submission_id"
         )
         choices = completed_submissions(principal.account_id, given).filter(
@@ -266,13 +265,22 @@ def _stale() -> UseCaseError:
 
 
 def _mine(principal: MemberPrincipal, submission_id: int, token: int, now: datetime) -> Q:
-    return Q(
+    """The caller's lock of the submission under this token, held right now."""
+    return lock_held(now) & Q(
         submission_id=submission_id,
         account_id=principal.account_id,
         holder_id=principal.member_id,
         fencing_token=token,
-        released_at__isnull=True,
-        expires_at__gt=now,
+    )
+
+
+def is_held(lock: AuditLock, now: datetime) -> bool:
+    """A lock in hand is held (`lock_held(now)`, the same words, for a row already read)."""
+    return (
+        lock.holder_id is not None
+        and lock.released_at is None
+        and lock.expires_at is not None
+        and lock.expires_at > now
     )
 
 
@@ -452,7 +460,7 @@ async def audits_of(submission_ids: list[int]) -> dict[int, list[Audit]]:
 async def held_locks(submission_ids: list[int]) -> dict[int, AuditLock | None]:
     """The lock each submission is held under right now, if any (for a DataLoader)."""
     found: dict[int, AuditLock | None] = dict.fromkeys(submission_ids)
-    for lock in await AuditLock.filter(_held(clock.now()), submission_id__in=submission_ids):
+    for lock in await AuditLock.filter(lock_held(clock.now()), submission_id__in=submission_ids):
         found[lock.submission_id] = lock
     return found
 
@@ -485,6 +493,24 @@ class AuditSummary:
     # Audited submissions that any audit found wrong (fixed or rejected).
     defective: int
     counts: OutcomeCounts
+
+    @property
+    def defect_rate(self) -> float | None:
+        """Percent of the audited submissions found defective, as reported (2 decimals);
+        None when none was audited."""
+        rate = percent(self.defective, self.audited)
+        return None if rate is None else round(rate, REPORT_DECIMALS)
+
+    @property
+    def defect_rate_interval(self) -> Interval | None:
+        """`defect_interval` as reported: in percent, 2 decimals."""
+        interval = self.defect_interval
+        if interval is None:
+            return None
+        return Interval(
+            low=round(interval.low * 100, REPORT_DECIMALS),
+            high=round(interval.high * 100, REPORT_DECIMALS),
+        )
 
     @property
     def defect_interval(self) -> Interval | None:
