@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 
 from gql_server import clock, models
-from gql_server.resolvers.common import Info, filter_pk, mutate, page, query
+from gql_server.resolvers.common import Info, mutate, page, query
 from gql_server.resolvers.permissions import CanAudit, IsMember
 from gql_server.schema.audits import (
     AuditFilter,
@@ -30,18 +30,7 @@ from gql_server.services import audits
 
 
 def audit_filter(given: AuditFilter | None) -> audits.AuditFilter:
-    given = given or AuditFilter()
-    return audits.AuditFilter(
-        task_id=filter_pk(given.task_id, "Task", "task_id"),
-        batch_id=filter_pk(given.batch_id, "Batch", "batch_id"),
-        completed_from=given.completed_from,
-        completed_to=given.completed_to,
-        week_of=given.week_of,
-        audit_status=(
-            audits.AuditStatusFilter(given.audit_status.value) if given.audit_status else None
-        ),
-        auditor_id=filter_pk(given.auditor_id, "Member", "auditor_id"),
-    )
+    return (given or AuditFilter()).to_domain()
 
 
 def _lock(info: Info, lock: models.AuditLock) -> AuditLock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gql_server import models
-from gql_server.resolvers.common import Info, filter_pk, page, query
+from gql_server.resolvers.common import Info, page, query
 from gql_server.resolvers.nodes import load_node
 from gql_server.resolvers.permissions import IsAuthenticated, IsMember
 from gql_server.schema.enums import OrderDirection
@@ -77,13 +77,7 @@ class Query:
         found = await query(
             lambda: task_service.list_tasks(
                 info.context.member.account_id,
-                task_service.TaskFilter(
-                    statuses=given.statuses,
-                    project_id=filter_pk(given.project_id, "Project", "project_id"),
-                    batch_id=filter_pk(given.batch_id, "Batch", "batch_id"),
-                    variant_group=given.variant_group,
-                    search=given.search,
-                ),
+                given.to_domain(),
                 order.field.value,
                 order.direction == OrderDirection.DESC,
                 page(first, after, last, before),

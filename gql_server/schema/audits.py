@@ -5,7 +5,6 @@ audit reports. The Audit and AuditLock types live with Submission (`schema/work.
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 import strawberry
 
@@ -13,18 +12,14 @@ from gql_server.rules.statistics import Interval
 from gql_server.schema.enums import AuditOutcome
 from gql_server.schema.errors import UserError
 from gql_server.schema.inputs import ProofValueInput
+from gql_server.schema.mapping import to_filter
 from gql_server.schema.types import Batch, Info, Member
 from gql_server.schema.work import Audit, AuditLock, Submission
 from gql_server.services import audits
 
-
-@strawberry.enum(description="Which completed work, by what its audits found.")
-class AuditStatusFilter(StrEnum):
-    NEVER_AUDITED = "NEVER_AUDITED"
-    AUDITED = "AUDITED"
-    ACCEPTED = "ACCEPTED"
-    FIXED = "FIXED"
-    REJECTED = "REJECTED"
+AuditStatusFilter = strawberry.enum(
+    audits.AuditStatusFilter, description="Which completed work, by what its audits found."
+)
 
 
 @strawberry.input(
@@ -44,6 +39,9 @@ class AuditFilter:
     auditor_id: strawberry.ID | None = strawberry.field(
         default=None, description="Counts only this auditor's audits (reports)."
     )
+
+    def to_domain(self) -> audits.AuditFilter:
+        return to_filter(audits.AuditFilter, self)
 
 
 @strawberry.type

@@ -29,6 +29,7 @@ from gql_server.rules.vocabulary import Event
 from gql_server.services import outbox, rule_engine, streams
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.events import UnitOfWork, unit_of_work
+from gql_server.services.global_ids import pk_field
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.submissions import get_submission, validate_response
@@ -54,16 +55,21 @@ class AuditStatusFilter(StrEnum):
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """Which completed submissions: every field narrows; `week_of` is any day of the week."""
+    """Which completed submissions: every field narrows; `week_of` is any day of the week.
 
-    task_id: int | None = None
-    batch_id: int | None = None
+    The one declaration of the filter: the GraphQL input and the CSV export's query
+    parameters are these fields under the APIs' names, the ids as global ids.
+    """
+
+    task_id: int | None = pk_field("Task")
+    batch_id: int | None = pk_field("Batch")
     completed_from: datetime | None = None
+    # Exclusive.
     completed_to: datetime | None = None
     week_of: date | None = None
     audit_status: AuditStatusFilter | None = None
     # Only for the audit counts: audits by this auditor.
-    auditor_id: int | None = None
+    auditor_id: int | None = pk_field("Member")
 
 
 # --- weeks ---------------------------------------------------------------------------

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import Field, field
+from typing import Any
 
 from gql_server.services.errors import ErrorCode, UseCaseError, field_label, not_found
+
+# The metadata key of a dataclass field that holds a pk the APIs show as a global id.
+_NAMES = "global_id_type"
 
 
 def global_id(type_name: str, pk: int) -> str:
@@ -58,3 +63,14 @@ def filter_pk(text: str | None, type_name: str, *field_path: str | int) -> int |
             *field_path,
         )
     return pk
+
+
+def pk_field(type_name: str) -> Any:
+    """A dataclass field (default None) holding the pk of a `type_name`, which the APIs
+    take and show as that type's global id."""
+    return field(default=None, metadata={_NAMES: type_name})
+
+
+def pk_type(of: Field[Any]) -> str | None:
+    """The type name of the ids a `pk_field` holds; None for any other field."""
+    return of.metadata.get(_NAMES)
