@@ -36,10 +36,6 @@ def now() -> datetime:
     return _clock.now()
 
 
-def get_clock() -> Clock:
-    return _clock
-
-
 def set_clock(clock: Clock) -> Clock:
     """Install `clock` and return the one it replaces."""
     global _clock

@@ -1,69 +1,79 @@
 """CSV exports of the audit reports: `GET /export/audits/<report>.csv`, same filters as GraphQL.
 
 Reports: `summary`, `weeks`, `batches` (auditor tracker), `auditors` (auditor quality) and
-`submissions` (per submission, streamed in chunks). Filters are query parameters named as
-in `AuditFilter`: taskId, batchId, auditorId (global ids), completedFrom, completedTo
-(ISO 8601 with offset), weekOf (a date), auditStatus.
+`submissions` (per submission, streamed in chunks). The filter is the domain's
+`AuditFilter`, its fields as query parameters named as in GraphQL: taskId, batchId,
+auditorId (global ids), completedFrom, completedTo (ISO 8601 with offset), weekOf (a
+date), auditStatus.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import Field, fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gql_server.models import Batch, Member
-from gql_server.schema.relay import pk_of
 from gql_server.services import audits
-from gql_server.services.global_ids import global_id
+from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, field_label
+from gql_server.services.global_ids import filter_pk, global_id, pk_type
 from gql_server.services.principals import MemberPrincipal, Principal
 
 Authenticate = Callable[[object], Awaitable[Principal | None]]
 _CHUNK = 500
 
 
-class _BadFilter(ValueError):
-    pass
+# How a query parameter's text becomes a filter value, by the field's type (else the type
+# itself parses it: an enum).
+_PARSERS: dict[type, Callable[[str], Any]] = {
+    datetime: datetime.fromisoformat,
+    date: date.fromisoformat,
+}
 
 
-def _id(params: dict[str, str], name: str, type_name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    pk = pk_of(raw, type_name)
-    if pk is None:
-        raise _BadFilter(f"'{name}' is not a {type_name} id.")
-    return pk
-
-
-def _parsed(params: dict[str, str], name: str, parse: Callable[[str], Any]) -> Any:
-    raw = params.get(name)
-    if raw is None:
-        return None
+def _value(field: Field[Any], kind: type, raw: str) -> Any:
+    type_name = pk_type(field)
+    if type_name is not None:
+        return filter_pk(raw, type_name, field.name)
+    label = field_label(field.name)
     try:
-        value = parse(raw)
+        value = _PARSERS.get(kind, kind)(raw)
     except ValueError:
-        raise _BadFilter(f"'{name}' is not valid: {raw!r}.") from None
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, f"'{label}' is not valid: {raw!r}.", field.name
+        ) from None
     if isinstance(value, datetime) and value.tzinfo is None:
-        raise _BadFilter(f"'{name}' needs a UTC offset.")
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, f"'{label}' needs a UTC offset.", field.name
+        )
     return value
 
 
-def audit_filter(params: dict[str, str]) -> audits.AuditFilter:
-    return audits.AuditFilter(
-        task_id=_id(params, "taskId", "Task"),
-        batch_id=_id(params, "batchId", "Batch"),
-        auditor_id=_id(params, "auditorId", "Member"),
-        completed_from=_parsed(params, "completedFrom", datetime.fromisoformat),
-        completed_to=_parsed(params, "completedTo", datetime.fromisoformat),
-        week_of=_parsed(params, "weekOf", date.fromisoformat),
-        audit_status=_parsed(params, "auditStatus", audits.AuditStatusFilter),
-    )
+def audit_filter(params: Mapping[str, str]) -> audits.AuditFilter:
+    """The domain's audit filter from query parameters named as in the API (its fields in
+    camelCase, ids as global ids); every bad one is reported."""
+    hints = get_type_hints(audits.AuditFilter)
+    values: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for field in fields(audits.AuditFilter):
+        raw = params.get(field_label(field.name))
+        if raw is None:
+            continue
+        hint = hints[field.name]
+        kind = next((t for t in get_args(hint) if t is not type(None)), hint)
+        try:
+            values[field.name] = _value(field, kind, raw)
+        except UseCaseError as error:
+            errors.extend(error.errors)
+    if errors:
+        raise UseCaseError(errors)
+    return audits.AuditFilter(**values)
 
 
 def _csv(rows: Iterable[Iterable[object]]) -> str:
@@ -85,8 +95,7 @@ def _outcomes(counts: audits.OutcomeCounts) -> list[int]:
 
 async def _summary(account_id: int, given: audits.AuditFilter) -> AsyncIterator[str]:
     summary = await audits.audit_summary(account_id, given)
-    interval = summary.defect_interval
-    rate = round(100 * summary.defective / summary.audited, 2) if summary.audited else None
+    interval = summary.defect_rate_interval
     yield _csv(
         [
             [
@@ -103,9 +112,9 @@ async def _summary(account_id: int, given: audits.AuditFilter) -> AsyncIterator[
                 summary.audited,
                 summary.defective,
                 *_outcomes(summary.counts),
-                rate,
-                round(interval.low * 100, 2) if interval else None,
-                round(interval.high * 100, 2) if interval else None,
+                summary.defect_rate,
+                interval.low if interval else None,
+                interval.high if interval else None,
             ],
         ]
     )
@@ -227,10 +236,11 @@ def audit_export(authenticate: Authenticate) -> Callable[[Request], Awaitable[Re
                 status_code=404,
             )
         try:
-            given = audit_filter(dict(request.query_params))
-        except _BadFilter as error:
+            given = audit_filter(request.query_params)
+        except UseCaseError as error:
             return JSONResponse(
-                {"error": {"code": "VALIDATION", "message": str(error)}}, status_code=400
+                {"error": {"code": error.errors[0].code.value, "message": str(error)}},
+                status_code=400,
             )
         filename = f"audit-{request.path_params['report']}.csv"
         return StreamingResponse(

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from tortoise.expressions import Q
 
+from gql_server.models.audits import AuditLock
 from gql_server.models.enums import SubmissionState, TaskStatus
 
 S = SubmissionState
@@ -52,3 +53,13 @@ def percent(part: int, whole: int) -> float | None:
 def lock_held(now: datetime) -> Q:
     """An audit lock is held: it has a holder, was not released, and its lease runs."""
     return Q(holder_id__isnull=False, released_at__isnull=True, expires_at__gt=now)
+
+
+def is_held(lock: AuditLock, now: datetime) -> bool:
+    """`lock_held`, for a lock already read."""
+    return (
+        lock.holder_id is not None
+        and lock.released_at is None
+        and lock.expires_at is not None
+        and lock.expires_at > now
+    )

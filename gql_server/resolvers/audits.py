@@ -7,12 +7,10 @@ from typing import Any
 import strawberry
 
 from gql_server import clock, models
-from gql_server.resolvers.common import Info, filter_pk, mutate, page, query
+from gql_server.resolvers.common import Info, mutate, page, query
 from gql_server.resolvers.permissions import CanAudit, IsMember
 from gql_server.schema.audits import (
-    Audit,
     AuditFilter,
-    AuditLock,
     AuditLockPayload,
     AuditorReport,
     AuditReport,
@@ -26,24 +24,13 @@ from gql_server.schema.audits import (
     SubmitAuditInput,
     SubmitAuditPayload,
 )
-from gql_server.schema.relay import pk_of
-from gql_server.schema.work import Submission, SubmissionConnection
+from gql_server.schema.work import Audit, AuditLock, Submission, SubmissionConnection
 from gql_server.services import audits
+from gql_server.services.global_ids import pk_of
 
 
 def audit_filter(given: AuditFilter | None) -> audits.AuditFilter:
-    given = given or AuditFilter()
-    return audits.AuditFilter(
-        task_id=filter_pk(given.task_id, "Task", "taskId"),
-        batch_id=filter_pk(given.batch_id, "Batch", "batchId"),
-        completed_from=given.completed_from,
-        completed_to=given.completed_to,
-        week_of=given.week_of,
-        audit_status=(
-            audits.AuditStatusFilter(given.audit_status.value) if given.audit_status else None
-        ),
-        auditor_id=filter_pk(given.auditor_id, "Member", "auditorId"),
-    )
+    return (given or AuditFilter()).to_domain()
 
 
 def _lock(info: Info, lock: models.AuditLock) -> AuditLock:

@@ -21,9 +21,9 @@ from gql_server.schema.callbacks import (
     WebhookEndpoint,
     WebhookEndpointPayload,
 )
-from gql_server.schema.relay import pk_of
 from gql_server.schema.types import Account
 from gql_server.services import accounts, callbacks
+from gql_server.services.global_ids import pk_of
 
 
 async def _event(event: models.OutboxEvent) -> dict[str, Any]:
@@ -58,8 +58,8 @@ class CallbackQueries:
 
         async def action() -> Any:
             event_filter = callbacks.EventFilter(
-                task_id=filter_pk(given.task_id, "Task", "taskId"),
-                submission_id=filter_pk(given.submission_id, "Submission", "submissionId"),
+                task_id=filter_pk(given.task_id, "Task", "task_id"),
+                submission_id=filter_pk(given.submission_id, "Submission", "submission_id"),
                 status=given.status,
             )
             return await callbacks.list_events(

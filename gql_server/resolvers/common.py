@@ -10,7 +10,7 @@ import strawberry
 from gql_server.models.enums import Currency
 from gql_server.resolvers.context import Context
 from gql_server.schema.errors import BadInput, user_errors
-from gql_server.schema.relay import pk_of
+from gql_server.services import global_ids
 from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.money import AmountError, parse_amount
 from gql_server.services.pagination import PageRequest
@@ -45,15 +45,8 @@ async def query(action: Callable[[], Awaitable[T]], inside: tuple[str, ...] = ()
 
 
 def filter_pk(global_id: str | None, type_name: str, name: str) -> int | None:
-    """A filter's id: None when absent; a malformed id or one of another type is bad input."""
-    if global_id is None:
-        return None
-    pk = pk_of(global_id, type_name)
-    if pk is None:
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, f"'{name}' is not a {type_name} id.", "filter", name
-        )
-    return pk
+    """A filter's id (`name`: the filter's field): None when absent, else decoded or bad input."""
+    return global_ids.filter_pk(global_id, type_name, "filter", name)
 
 
 def page(first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:

@@ -32,8 +32,8 @@ from gql_server.schema.quality import (
     UpdateSkillInput,
     WorkerSkillValue,
 )
-from gql_server.schema.relay import pk_of, require_pk
 from gql_server.services import restrictions, skills
+from gql_server.services.global_ids import pk_of, require_pk
 
 
 def _optional_pk(global_id: strawberry.ID | None, type_name: str, name: str) -> int | None:
@@ -104,7 +104,7 @@ class QualityQueries:
             return await skills.skill_history(
                 info.context.member.account_id,
                 pk_of(worker_id, "Worker"),
-                filter_pk(skill_id, "Skill", "skillId"),
+                filter_pk(skill_id, "Skill", "skill_id"),
                 page(first, after, last, before),
             )
 
@@ -128,9 +128,9 @@ class QualityQueries:
 
         async def action() -> Any:
             wanted = restrictions.RestrictionFilter(
-                worker_id=filter_pk(given.worker_id, "Worker", "workerId"),
-                task_id=filter_pk(given.task_id, "Task", "taskId"),
-                project_id=filter_pk(given.project_id, "Project", "projectId"),
+                worker_id=filter_pk(given.worker_id, "Worker", "worker_id"),
+                task_id=filter_pk(given.task_id, "Task", "task_id"),
+                project_id=filter_pk(given.project_id, "Project", "project_id"),
                 active_only=given.active_only,
             )
             return await restrictions.list_restrictions(

@@ -25,10 +25,10 @@ from gql_server.schema.payloads import (
     BulkReviewSubmissionsPayload,
     SubmissionPayload,
 )
-from gql_server.schema.relay import pk_of
 from gql_server.schema.work import Submission, SubmissionConnection
 from gql_server.services import review, review_queue
 from gql_server.services.errors import UseCaseError
+from gql_server.services.global_ids import pk_of
 
 _RESOLUTIONS = {
     DisputeResolution.UPHOLD: DisputeStatus.UPHELD,
@@ -63,8 +63,8 @@ class ReviewQueries:
 
         async def action() -> Any:
             queue_filter = review_queue.QueueFilter(
-                task_id=filter_pk(given.task_id, "Task", "taskId"),
-                worker_id=filter_pk(given.worker_id, "Worker", "workerId"),
+                task_id=filter_pk(given.task_id, "Task", "task_id"),
+                worker_id=filter_pk(given.worker_id, "Worker", "worker_id"),
                 submitted_after=given.submitted_after,
                 submitted_before=given.submitted_before,
                 **({"states": list(given.states)} if given.states else {}),

@@ -16,7 +16,6 @@ from gql_server.resolvers.common import Info, filter_pk, mutate, page, query
 from gql_server.resolvers.permissions import CanManage, IsMember
 from gql_server.rules.metrics import Metric
 from gql_server.schema.errors import INPUT
-from gql_server.schema.relay import pk_of
 from gql_server.schema.rules import (
     CreateRuleInput,
     DeleteRuleInput,
@@ -39,6 +38,7 @@ from gql_server.schema.rules import (
 )
 from gql_server.services import rules
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError
+from gql_server.services.global_ids import pk_of
 from gql_server.services.money import AmountError, parse_amount
 
 
@@ -176,8 +176,8 @@ class RuleQueries:
             return await rules.list_rules(
                 info.context.member.account_id,
                 rules.RuleFilter(
-                    task_id=filter_pk(given.task_id, "Task", "taskId"),
-                    project_id=filter_pk(given.project_id, "Project", "projectId"),
+                    task_id=filter_pk(given.task_id, "Task", "task_id"),
+                    project_id=filter_pk(given.project_id, "Project", "project_id"),
                     include_project_rules=given.include_project_rules,
                     enabled=given.enabled,
                 ),
@@ -213,9 +213,9 @@ class RuleQueries:
             return await rules.list_firings(
                 info.context.member.account_id,
                 rules.FiringFilter(
-                    rule_id=filter_pk(given.rule_id, "Rule", "ruleId"),
-                    task_id=filter_pk(given.task_id, "Task", "taskId"),
-                    worker_id=filter_pk(given.worker_id, "Worker", "workerId"),
+                    rule_id=filter_pk(given.rule_id, "Rule", "rule_id"),
+                    task_id=filter_pk(given.task_id, "Task", "task_id"),
+                    worker_id=filter_pk(given.worker_id, "Worker", "worker_id"),
                 ),
                 page(first, after, last, before),
             )

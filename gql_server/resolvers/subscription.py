@@ -16,7 +16,6 @@ import strawberry
 
 from gql_server.resolvers.common import Info, query
 from gql_server.resolvers.permissions import IsMember
-from gql_server.schema.relay import pk_of
 from gql_server.schema.streams import (
     AuditLocksMessage,
     BudgetMessage,
@@ -25,6 +24,7 @@ from gql_server.schema.streams import (
 )
 from gql_server.services import streams
 from gql_server.services.errors import ErrorCode, UseCaseError
+from gql_server.services.global_ids import pk_of
 from gql_server.services.streams import StreamMessage
 from gql_server.subscriptions import feed
 

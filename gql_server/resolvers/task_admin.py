@@ -7,7 +7,6 @@ from typing import Any
 import strawberry
 
 from gql_server.resolvers.common import Info, amount, mutate
-from gql_server.resolvers.mutation import proof_drafts, targeting_draft
 from gql_server.resolvers.permissions import CanManage
 from gql_server.schema.inputs import (
     ChangeTaskBudgetInput,
@@ -15,67 +14,15 @@ from gql_server.schema.inputs import (
     DuplicateTaskInput,
     FundAccountInput,
     SaveTaskAsTemplateInput,
-    TaskChangesInput,
     TaskIdInput,
     UpdateTaskInput,
+    task_changes,
 )
 from gql_server.schema.payloads import FundAccountPayload, SaveTaskAsTemplatePayload, TaskPayload
-from gql_server.schema.relay import pk_of
 from gql_server.schema.types import Account, Task
 from gql_server.schema.work import Template
 from gql_server.services import accounts, task_lifecycle, tasks
-
-# Input fields whose value is passed on as it is, under the draft's field name.
-_PLAIN = (
-    "title",
-    "instructions",
-    "reward",
-    "budget",
-    "time_limit_seconds",
-    "category",
-    "max_submissions",
-    "max_submissions_per_worker",
-    "daily_submission_limit",
-    "starts_at",
-    "expires_at",
-    "acceptance_mode",
-    "auto_approval_delay_seconds",
-    "variant_group",
-    "callback_url",
-    "reopen_rejected_slots",
-    "reopen_banned_worker_slots",
-)
-# Fields that cannot be cleared: null means "keep".
-_REQUIRED = {
-    "title",
-    "instructions",
-    "reward",
-    "budget",
-    "time_limit_seconds",
-    "max_submissions_per_worker",
-    "acceptance_mode",
-    "auto_approval_delay_seconds",
-    "reopen_rejected_slots",
-    "reopen_banned_worker_slots",
-}
-
-
-def task_changes(given: TaskChangesInput | None) -> dict[str, Any]:
-    if given is None:
-        return {}
-    changes: dict[str, Any] = {}
-    for name in _PLAIN:
-        value = getattr(given, name)
-        if value is strawberry.UNSET or (value is None and name in _REQUIRED):
-            continue
-        changes[name] = value
-    if given.proof_requirements is not strawberry.UNSET:
-        changes["proof_requirements"] = proof_drafts(given.proof_requirements or [])
-    if given.targeting is not strawberry.UNSET:
-        changes["targeting"] = targeting_draft(given.targeting)
-    if given.batch_id is not strawberry.UNSET:
-        changes["batch_id"] = pk_of(given.batch_id, "Batch") if given.batch_id else None
-    return changes
+from gql_server.services.global_ids import pk_of
 
 
 async def _task(info: Info, task: Any) -> dict[str, Any]:

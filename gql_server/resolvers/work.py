@@ -17,7 +17,7 @@ from gql_server.schema.inputs import (
     SubmitSubmissionInput,
 )
 from gql_server.schema.payloads import MySubmissionPayload, RateTaskPayload
-from gql_server.schema.relay import PageInfo, pk_of
+from gql_server.schema.relay import PageInfo
 from gql_server.schema.work import (
     MySubmission,
     MySubmissionConnection,
@@ -27,6 +27,7 @@ from gql_server.schema.work import (
     TaskRating,
 )
 from gql_server.services import available_tasks, review_queue, submissions
+from gql_server.services.global_ids import pk_of
 
 
 async def _mine(info: Info, submission: Any) -> dict[str, Any]:

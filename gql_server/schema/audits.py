@@ -1,30 +1,25 @@
-"""Audits, their locks and the audit reports."""
+"""Choosing completed work for audit, the audit mutations' inputs and payloads, and the
+audit reports. The Audit and AuditLock types live with Submission (`schema/work.py`).
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 import strawberry
 
-from gql_server import models
 from gql_server.rules.statistics import Interval
 from gql_server.schema.enums import AuditOutcome
 from gql_server.schema.errors import UserError
 from gql_server.schema.inputs import ProofValueInput
-from gql_server.schema.relay import Node, to_global_id
+from gql_server.schema.mapping import to_filter
 from gql_server.schema.types import Batch, Info, Member
-from gql_server.schema.work import ProofValue, Submission, proof_values
+from gql_server.schema.work import Audit, AuditLock, Submission
 from gql_server.services import audits
 
-
-@strawberry.enum(description="Which completed work, by what its audits found.")
-class AuditStatusFilter(StrEnum):
-    NEVER_AUDITED = "NEVER_AUDITED"
-    AUDITED = "AUDITED"
-    ACCEPTED = "ACCEPTED"
-    FIXED = "FIXED"
-    REJECTED = "REJECTED"
+AuditStatusFilter = strawberry.enum(
+    audits.AuditStatusFilter, description="Which completed work, by what its audits found."
+)
 
 
 @strawberry.input(
@@ -45,85 +40,8 @@ class AuditFilter:
         default=None, description="Counts only this auditor's audits (reports)."
     )
 
-
-@strawberry.type(description="One QA decision on a completed submission.")
-class Audit(Node):
-    outcome: AuditOutcome
-    comments: str
-    corrected_response: list[ProofValue] | None = strawberry.field(
-        description="The response a FIXED audit put in place."
-    )
-    created_at: datetime
-    auditor_pk: strawberry.Private[int | None]
-    submission_pk: strawberry.Private[int]
-
-    @strawberry.field
-    async def auditor(self, info: Info) -> Member | None:
-        if self.auditor_pk is None:
-            return None
-        return Member.from_model(await info.context.loaders.member.load(self.auditor_pk))
-
-    @strawberry.field
-    async def submission(self, info: Info) -> Submission:
-        found = await info.context.loaders.submission.load(self.submission_pk)
-        return Submission.from_model(found, (await info.context.account()).currency)
-
-    @classmethod
-    def from_model(cls, audit: models.Audit) -> Audit:
-        return cls(
-            id=to_global_id("Audit", audit.id),
-            outcome=audit.outcome,
-            comments=audit.comments,
-            corrected_response=proof_values(audit.corrected_response),
-            created_at=audit.created_at,
-            auditor_pk=audit.auditor_id,
-            submission_pk=audit.submission_id,
-        )
-
-
-@strawberry.type(
-    description="The audit lease of a submission. Send `fencingToken` with renew, release "
-    "and submit: once the lease lapses and someone else takes it, the old token is refused."
-)
-class AuditLock:
-    fencing_token: int
-    acquired_at: datetime | None
-    expires_at: datetime | None
-    released_at: datetime | None
-    held: bool = strawberry.field(description="Held right now (not released, not expired).")
-    held_by_me: bool
-    holder_pk: strawberry.Private[int | None]
-    submission_pk: strawberry.Private[int]
-
-    @strawberry.field
-    async def holder(self, info: Info) -> Member | None:
-        if self.holder_pk is None or not self.held:
-            return None
-        return Member.from_model(await info.context.loaders.member.load(self.holder_pk))
-
-    @strawberry.field
-    async def submission(self, info: Info) -> Submission:
-        found = await info.context.loaders.submission.load(self.submission_pk)
-        return Submission.from_model(found, (await info.context.account()).currency)
-
-    @classmethod
-    def from_model(cls, lock: models.AuditLock, member_id: int, now: datetime) -> AuditLock:
-        held = (
-            lock.holder_id is not None
-            and lock.released_at is None
-            and lock.expires_at is not None
-            and lock.expires_at > now
-        )
-        return cls(
-            fencing_token=lock.fencing_token,
-            acquired_at=lock.acquired_at,
-            expires_at=lock.expires_at,
-            released_at=lock.released_at,
-            held=held,
-            held_by_me=held and lock.holder_id == member_id,
-            holder_pk=lock.holder_id,
-            submission_pk=lock.submission_id,
-        )
+    def to_domain(self) -> audits.AuditFilter:
+        return to_filter(audits.AuditFilter, self)
 
 
 @strawberry.type
@@ -150,9 +68,8 @@ class PercentInterval:
 
     @classmethod
     def of(cls, interval: Interval | None) -> PercentInterval | None:
-        if interval is None:
-            return None
-        return cls(low=round(interval.low * 100, 2), high=round(interval.high * 100, 2))
+        """`interval`: already in percent."""
+        return None if interval is None else cls(low=interval.low, high=interval.high)
 
 
 @strawberry.type(description="What the audits of the filtered completed work found.")
@@ -180,10 +97,8 @@ class AuditReport:
             audited_count=summary.audited,
             defective_count=summary.defective,
             counts=AuditOutcomeCounts.of(summary.counts),
-            defect_rate=(
-                round(100 * summary.defective / summary.audited, 2) if summary.audited else None
-            ),
-            defect_rate_interval=PercentInterval.of(summary.defect_interval),
+            defect_rate=summary.defect_rate,
+            defect_rate_interval=PercentInterval.of(summary.defect_rate_interval),
         )
 
 

@@ -10,6 +10,7 @@ from strawberry.tools import merge_types
 from gql_server.resolvers.audits import AuditMutations, AuditQueries
 from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
+from gql_server.resolvers.nodes import missing_loaders, node_types
 from gql_server.resolvers.quality import QualityMutations, QualityQueries
 from gql_server.resolvers.query import Query as FoundationQueries
 from gql_server.resolvers.review import ReviewMutations, ReviewQueries
@@ -17,14 +18,8 @@ from gql_server.resolvers.rules import RuleMutations, RuleQueries
 from gql_server.resolvers.subscription import Subscription
 from gql_server.resolvers.task_admin import TaskAdminMutations
 from gql_server.resolvers.work import WorkMutations, WorkQueries
-from gql_server.schema.audits import Audit
-from gql_server.schema.callbacks import CallbackEvent, WebhookEndpoint
 from gql_server.schema.errors import ShapeErrors
-from gql_server.schema.quality import Restriction, Skill
-from gql_server.schema.rules import Rule, RuleFiring
 from gql_server.schema.scalars import SCALAR_MAP
-from gql_server.schema.types import Account, Member, Project, Task, Worker
-from gql_server.schema.work import Submission, Template
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -59,26 +54,12 @@ Mutation = merge_types(
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[
-            Account,
-            Member,
-            Worker,
-            Project,
-            Task,
-            Submission,
-            Template,
-            Audit,
-            CallbackEvent,
-            WebhookEndpoint,
-            Skill,
-            Restriction,
-            Rule,
-            RuleFiring,
-        ],
+        # Every Node type, also those reachable only through the interface.
+        types=node_types(),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
@@ -87,6 +68,13 @@ def build_schema() -> strawberry.Schema:
         ],
         config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALAR_MAP),
     )
+    missing = missing_loaders(built)
+    if missing:
+        raise TypeError(
+            f"Node types without a loader for node(id:): {', '.join(missing)} "
+            "(register them in gql_server/resolvers/nodes.py)."
+        )
+    return built
 
 
 schema = build_schema()

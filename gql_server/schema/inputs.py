@@ -1,8 +1,15 @@
-"""Input types of queries and mutations."""
+"""Input types of queries and mutations.
+
+The task configuration is declared in the domain (`services/tasks.py`, `TaskDraft`); its
+inputs carry the same fields under the same names and build the domain's values with
+`to_draft` / `to_changes` (`schema/mapping.py` copies what needs no conversion).
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -17,7 +24,10 @@ from gql_server.schema.enums import (
     TaskOrderField,
     TaskStatus,
 )
+from gql_server.schema.mapping import copy_fields, nullable, to_filter
 from gql_server.schema.scalars import Decimal
+from gql_server.services import tasks
+from gql_server.services.global_ids import pk_of, require_pk
 
 
 @strawberry.input
@@ -33,12 +43,28 @@ class ProofRequirementInput:
     required: bool = True
     description: str = ""
 
+    def to_draft(self) -> tasks.ProofRequirementDraft:
+        return copy_fields(tasks.ProofRequirementDraft, self)
+
+
+def _proofs(given: list[ProofRequirementInput] | None) -> list[tasks.ProofRequirementDraft]:
+    return [proof.to_draft() for proof in given or []]
+
 
 @strawberry.input
 class SkillFilterInput:
     skill_id: strawberry.ID
     operator: SkillOperator
     value: int | None = strawberry.field(default=None, description="0-100; omitted for ABSENT.")
+
+    def to_draft(self) -> tasks.SkillFilterDraft:
+        # An id that does not decode stays None: the use case reports the skill not found.
+        return copy_fields(
+            tasks.SkillFilterDraft,
+            self,
+            skill_id=pk_of(self.skill_id, "Skill"),
+            operator=self.operator.value,
+        )
 
 
 @strawberry.input
@@ -54,6 +80,19 @@ class TargetingInput:
         default_factory=list, description="If set, only these workers may see and start the task."
     )
     previous_performers_min_approval_rate: float | None = None
+
+    def to_draft(self) -> tasks.TargetingDraft:
+        return copy_fields(
+            tasks.TargetingDraft,
+            self,
+            skill_filters=[skill_filter.to_draft() for skill_filter in self.skill_filters],
+            invited_worker_ids=[pk_of(worker, "Worker") for worker in self.invited_worker_ids],
+        )
+
+
+def _targeting(given: TargetingInput | None) -> tasks.TargetingDraft:
+    """No targeting given: anyone (who is not restricted) may work."""
+    return given.to_draft() if given is not None else tasks.TargetingDraft()
 
 
 @strawberry.input(description="A task configuration. Amounts are in the account's currency.")
@@ -80,6 +119,15 @@ class CreateTaskInput:
     reopen_rejected_slots: bool = False
     reopen_banned_worker_slots: bool = False
 
+    def to_draft(self) -> tasks.TaskDraft:
+        return copy_fields(
+            tasks.TaskDraft,
+            self,
+            proof_requirements=_proofs(self.proof_requirements),
+            targeting=_targeting(self.targeting),
+            batch_id=require_pk(self.batch_id, "Batch", "batch_id") if self.batch_id else None,
+        )
+
 
 @strawberry.input
 class TaskFilter:
@@ -88,6 +136,9 @@ class TaskFilter:
     batch_id: strawberry.ID | None = None
     variant_group: str | None = None
     search: str | None = strawberry.field(default=None, description="Part of the title, any case.")
+
+    def to_domain(self) -> tasks.TaskFilter:
+        return to_filter(tasks.TaskFilter, self)
 
 
 @strawberry.input
@@ -118,6 +169,30 @@ class TaskChangesInput:
     callback_url: str | None = strawberry.UNSET
     reopen_rejected_slots: bool | None = strawberry.UNSET
     reopen_banned_worker_slots: bool | None = strawberry.UNSET
+
+    def to_changes(self) -> dict[str, Any]:
+        """The draft's fields that were given, as draft values. Null clears a field that
+        may be empty (lists and targeting become empty) and keeps any other."""
+        given = {
+            f.name: getattr(self, f.name)
+            for f in fields(tasks.TaskDraft)
+            if getattr(self, f.name) is not strawberry.UNSET
+        }
+        clearable = nullable(tasks.TaskDraft)
+        changes = {
+            name: value for name, value in given.items() if value is not None or name in clearable
+        }
+        if "proof_requirements" in given:
+            changes["proof_requirements"] = _proofs(given["proof_requirements"])
+        if "targeting" in given:
+            changes["targeting"] = _targeting(given["targeting"])
+        if "batch_id" in given:
+            changes["batch_id"] = pk_of(given["batch_id"], "Batch") if given["batch_id"] else None
+        return changes
+
+
+def task_changes(given: TaskChangesInput | None) -> dict[str, Any]:
+    return given.to_changes() if given is not None else {}
 
 
 @strawberry.input

@@ -1,14 +1,15 @@
-"""Relay conventions: opaque global ids, the Node interface, cursor connections."""
+"""Relay conventions: opaque global ids, the Node interface, cursor connections.
+
+Global ids are encoded and decoded in `services/global_ids.py`; this module wraps them for
+Strawberry. Which Node types `node(id:)` fetches, and how, is `resolvers/nodes.py`.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Generic, TypeVar
 
 import strawberry
 
-from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.global_ids import global_id
 from gql_server.services.pagination import Page
 
@@ -17,35 +18,6 @@ T = TypeVar("T")
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(global_id(type_name, pk))
-
-
-def from_global_id(global_id: str) -> tuple[str, int] | None:
-    """(type name, pk) of a well-formed id, or None."""
-    try:
-        raw = base64.urlsafe_b64decode((global_id + "=" * (-len(global_id) % 4)).encode()).decode()
-        type_name, pk = raw.split(":", 1)
-        value = int(pk)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-    if not type_name or value <= 0 or str(value) != pk:
-        return None
-    return type_name, value
-
-
-def pk_of(global_id: str, type_name: str) -> int | None:
-    """The pk inside an id of `type_name`, or None if the id names anything else."""
-    decoded = from_global_id(global_id)
-    if decoded is None or decoded[0] != type_name:
-        return None
-    return decoded[1]
-
-
-def require_pk(global_id: str, type_name: str, *field_path: str) -> int:
-    """Like pk_of, but a malformed id or an id of another type is a NOT_FOUND input error."""
-    pk = pk_of(global_id, type_name)
-    if pk is None:
-        raise UseCaseError.single(ErrorCode.NOT_FOUND, f"{type_name} not found.", *field_path)
-    return pk
 
 
 @strawberry.interface(description="An object with a global id, fetchable through `node(id:)`.")
@@ -86,3 +58,12 @@ class Connection(Generic[T]):
             ),
             total_count=page.total_count,
         )
+
+
+__all__ = [
+    "Connection",
+    "Edge",
+    "Node",
+    "PageInfo",
+    "to_global_id",
+]

@@ -1,23 +1,16 @@
-"""Submissions, reviews and the worker's view of tasks."""
+"""Submissions with their reviews and audits, and the worker's view of tasks."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from gql_server import clock, models
+from gql_server.models.vocabulary import COMPLETED_STATES, is_held
 from gql_server.schema.enums import ActorKind, AuditOutcome, ReviewDecision, SubmissionState
 from gql_server.schema.relay import Connection, Node, PageInfo, to_global_id
-from gql_server.schema.types import Info, Money, ProofRequirement, Task, Worker
-
-if TYPE_CHECKING:
-    from gql_server.schema.audits import Audit, AuditLock
-
-_AUDITS = "gql_server.schema.audits"
-# Completed work: approved, or partly paid after a dispute.
-PAID_STATES = (models.enums.SubmissionState.APPROVED, models.enums.SubmissionState.PARTIALLY_PAID)
+from gql_server.schema.types import Info, Member, Money, ProofRequirement, Task, Worker
 
 
 @strawberry.type(description="One piece of proof: the requirement's name and what the worker sent.")
@@ -123,15 +116,11 @@ class Submission(SubmissionFields):
     audit_comments: list[str] = strawberry.field(description="Every audit comment, in order.")
 
     @strawberry.field(description="Every audit, oldest first.")
-    async def audits(self, info: Info) -> list[Annotated[Audit, strawberry.lazy(_AUDITS)]]:
-        from gql_server.schema.audits import Audit
-
+    async def audits(self, info: Info) -> list[Audit]:
         return [Audit.from_model(a) for a in await info.context.loaders.audits.load(self.pk)]
 
     @strawberry.field(description="The audit lock it is held under right now, if any.")
-    async def audit_lock(self, info: Info) -> Annotated[AuditLock, strawberry.lazy(_AUDITS)] | None:
-        from gql_server.schema.audits import AuditLock
-
+    async def audit_lock(self, info: Info) -> AuditLock | None:
         lock = await info.context.loaders.audit_lock.load(self.pk)
         if lock is None:
             return None
@@ -143,12 +132,87 @@ class Submission(SubmissionFields):
     ) -> Submission:
         return cls(
             id=to_global_id("Submission", submission.id),
-            completed_at=(submission.reviewed_at if submission.state in PAID_STATES else None),
+            completed_at=(submission.reviewed_at if submission.state in COMPLETED_STATES else None),
             audit_status=submission.audit_status,
             audit_count=submission.audit_count,
             last_audited_at=submission.last_audited_at,
             audit_comments=list(submission.audit_comments),
             **_submission_fields(submission, currency),
+        )
+
+
+@strawberry.type(description="One QA decision on a completed submission.")
+class Audit(Node):
+    outcome: AuditOutcome
+    comments: str
+    corrected_response: list[ProofValue] | None = strawberry.field(
+        description="The response a FIXED audit put in place."
+    )
+    created_at: datetime
+    auditor_pk: strawberry.Private[int | None]
+    submission_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def auditor(self, info: Info) -> Member | None:
+        if self.auditor_pk is None:
+            return None
+        return Member.from_model(await info.context.loaders.member.load(self.auditor_pk))
+
+    @strawberry.field
+    async def submission(self, info: Info) -> Submission:
+        found = await info.context.loaders.submission.load(self.submission_pk)
+        return Submission.from_model(found, (await info.context.account()).currency)
+
+    @classmethod
+    def from_model(cls, audit: models.Audit) -> Audit:
+        return cls(
+            id=to_global_id("Audit", audit.id),
+            outcome=audit.outcome,
+            comments=audit.comments,
+            corrected_response=proof_values(audit.corrected_response),
+            created_at=audit.created_at,
+            auditor_pk=audit.auditor_id,
+            submission_pk=audit.submission_id,
+        )
+
+
+@strawberry.type(
+    description="The audit lease of a submission. Send `fencingToken` with renew, release "
+    "and submit: once the lease lapses and someone else takes it, the old token is refused."
+)
+class AuditLock:
+    fencing_token: int
+    acquired_at: datetime | None
+    expires_at: datetime | None
+    released_at: datetime | None
+    held: bool = strawberry.field(description="Held right now (not released, not expired).")
+    held_by_me: bool
+    holder_pk: strawberry.Private[int | None]
+    submission_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def holder(self, info: Info) -> Member | None:
+        if self.holder_pk is None or not self.held:
+            return None
+        return Member.from_model(await info.context.loaders.member.load(self.holder_pk))
+
+    @strawberry.field
+    async def submission(self, info: Info) -> Submission:
+        found = await info.context.loaders.submission.load(self.submission_pk)
+        return Submission.from_model(found, (await info.context.account()).currency)
+
+    @classmethod
+    def from_model(cls, lock: models.AuditLock, member_id: int, now: datetime) -> AuditLock:
+        held = is_held(lock, now)
+        return cls(
+            fencing_token=lock.fencing_token,
+            acquired_at=lock.acquired_at,
+            expires_at=lock.expires_at,
+            released_at=lock.released_at,
+            held=held,
+            held_by_me=held and lock.holder_id == member_id,
+            holder_pk=lock.holder_id,
+            submission_pk=lock.submission_id,
         )
 
 

@@ -23,10 +23,11 @@ from tortoise.queryset import QuerySet
 from gql_server import clock
 from gql_server.models import Audit, AuditLock, Submission, Task
 from gql_server.models.enums import AuditOutcome, LockChange
-from gql_server.models.vocabulary import COMPLETED_STATES
+from gql_server.models.vocabulary import COMPLETED_STATES, lock_held, percent
 from gql_server.rules.statistics import Interval, wilson_interval
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.events import AuditLockChanged, SubmissionAudited, UnitOfWork, unit_of_work
+from gql_server.services.global_ids import pk_field
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.review import get_submission
@@ -39,6 +40,8 @@ MIN_LEASE = timedelta(minutes=1)
 MAX_LEASE = timedelta(hours=1)
 MAX_SAMPLE = 100
 MAX_COMMENT = 5000
+# Percentages in the reports are rounded to this many decimals.
+REPORT_DECIMALS = 2
 
 
 class AuditStatusFilter(StrEnum):
@@ -51,16 +54,21 @@ class AuditStatusFilter(StrEnum):
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """Which completed submissions: every field narrows; `week_of` is any day of the week."""
+    """Which completed submissions: every field narrows; `week_of` is any day of the week.
 
-    task_id: int | None = None
-    batch_id: int | None = None
+    The one declaration of the filter: the GraphQL input and the CSV export's query
+    parameters are these fields under the APIs' names, the ids as global ids.
+    """
+
+    task_id: int | None = pk_field("Task")
+    batch_id: int | None = pk_field("Batch")
     completed_from: datetime | None = None
+    # Exclusive.
     completed_to: datetime | None = None
     week_of: date | None = None
     audit_status: AuditStatusFilter | None = None
     # Only for the audit counts: audits by this auditor.
-    auditor_id: int | None = None
+    auditor_id: int | None = pk_field("Member")
 
 
 # --- weeks ---------------------------------------------------------------------------
@@ -119,10 +127,6 @@ async def list_completed(
     return await paginate(
         completed_submissions(account_id, given), SortKey("reviewed_at", True), request
     )
-
-
-def _held(now: datetime) -> Q:
-    return Q(holder_id__isnull=False, released_at__isnull=True, expires_at__gt=now)
 
 
 # --- locks -----------------------------------------------------------------------------
@@ -233,7 +237,7 @@ async def start_audit_sample(
     tried: set[int] = set()
     # Another auditor may win some candidates between choosing and locking: choose again.
     for _ in range(3):
-        open_now = AuditLock.filter(_held(clock.now()), account_id=principal.account_id).values(
+        open_now = AuditLock.filter(lock_held(clock.now()), account_id=principal.account_id).values(
             "submission_id"
         )
         choices = completed_submissions(principal.account_id, given).filter(
@@ -268,13 +272,12 @@ def _stale() -> UseCaseError:
 
 
 def _mine(principal: MemberPrincipal, submission_id: int, token: int, now: datetime) -> Q:
-    return Q(
+    """The caller's lock of the submission under this token, held right now."""
+    return lock_held(now) & Q(
         submission_id=submission_id,
         account_id=principal.account_id,
         holder_id=principal.member_id,
         fencing_token=token,
-        released_at__isnull=True,
-        expires_at__gt=now,
     )
 
 
@@ -315,11 +318,18 @@ async def release_lock(
 
 
 async def expire_locks(limit: int = 500) -> int:
-    """Mark leases that ran out as expired and say so on the live streams."""
+    """Mark leases that ran out as expired and say so on the live streams.
+
+    The longest lapsed first, so nothing due waits behind a full page forever.
+    """
     now = clock.now()
-    due = await AuditLock.filter(
-        holder_id__isnull=False, released_at__isnull=True, expires_at__lte=now
-    ).limit(limit)
+    due = (
+        await AuditLock.filter(
+            holder_id__isnull=False, released_at__isnull=True, expires_at__lte=now
+        )
+        .order_by("expires_at", "id")
+        .limit(limit)
+    )
     expired = 0
     for lock in due:
         async with unit_of_work() as work:
@@ -455,13 +465,9 @@ async def audits_of(submission_ids: list[int]) -> dict[int, list[Audit]]:
 async def held_locks(submission_ids: list[int]) -> dict[int, AuditLock | None]:
     """The lock each submission is held under right now, if any (for a DataLoader)."""
     found: dict[int, AuditLock | None] = dict.fromkeys(submission_ids)
-    for lock in await AuditLock.filter(_held(clock.now()), submission_id__in=submission_ids):
+    for lock in await AuditLock.filter(lock_held(clock.now()), submission_id__in=submission_ids):
         found[lock.submission_id] = lock
     return found
-
-
-async def get_lock(account_id: int, submission_id: int) -> AuditLock | None:
-    return await AuditLock.get_or_none(submission_id=submission_id, account_id=account_id)
 
 
 # --- reports -------------------------------------------------------------------------------
@@ -492,6 +498,24 @@ class AuditSummary:
     # Audited submissions that any audit found wrong (fixed or rejected).
     defective: int
     counts: OutcomeCounts
+
+    @property
+    def defect_rate(self) -> float | None:
+        """Percent of the audited submissions found defective, as reported (2 decimals);
+        None when none was audited."""
+        rate = percent(self.defective, self.audited)
+        return None if rate is None else round(rate, REPORT_DECIMALS)
+
+    @property
+    def defect_rate_interval(self) -> Interval | None:
+        """`defect_interval` as reported: in percent, 2 decimals."""
+        interval = self.defect_interval
+        if interval is None:
+            return None
+        return Interval(
+            low=round(interval.low * 100, REPORT_DECIMALS),
+            high=round(interval.high * 100, REPORT_DECIMALS),
+        )
 
     @property
     def defect_interval(self) -> Interval | None:

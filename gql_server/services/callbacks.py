@@ -268,12 +268,6 @@ async def list_events(
     return await paginate(query, SortKey("created_at", descending=True), request)
 
 
-async def get_event(account_id: int, event_id: int | None) -> OutboxEvent | None:
-    if event_id is None:
-        return None
-    return await OutboxEvent.get_or_none(id=event_id, account_id=account_id)
-
-
 async def deliveries_of(event_ids: list[int]) -> dict[int, list[WebhookDelivery]]:
     """Every attempt of each event, in order (for a DataLoader)."""
     found: dict[int, list[WebhookDelivery]] = {pk: [] for pk in event_ids}

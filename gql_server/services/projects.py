@@ -6,7 +6,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from gql_server.models import Project
-from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
+from gql_server.services.errors import ErrorCode, FieldError, UseCaseError
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
 
@@ -37,13 +37,6 @@ async def create_project(principal: MemberPrincipal, name: str, description: str
         raise UseCaseError.single(
             ErrorCode.DUPLICATE, f"A project named {name!r} already exists.", "name"
         ) from None
-
-
-async def get_project(account_id: int, project_id: int) -> Project:
-    project = await Project.get_or_none(id=project_id, account_id=account_id)
-    if project is None:
-        raise not_found("Project")
-    return project
 
 
 async def list_projects(account_id: int, page: PageRequest) -> Page[Project]:

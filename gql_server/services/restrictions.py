@@ -40,8 +40,6 @@ MAX_DAYS = 36_500
 # slot then.
 _REOPENED_STATES = (S.SUBMITTED, S.APPROVED, S.REJECTED, S.DISPUTED, S.PARTIALLY_PAID)
 
-_WIDTH = {RestrictionScope.TASK: 0, RestrictionScope.PROJECT: 1, RestrictionScope.ACCOUNT: 2}
-
 
 @dataclass(frozen=True)
 class Target:

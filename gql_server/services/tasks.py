@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from gql_server.models import Account, Batch, Project, Skill, Task, Template, Wo
 from gql_server.models.enums import AcceptanceMode, Currency, ProofKind, TaskStatus
 from gql_server.services import outbox
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, field_label, not_found
+from gql_server.services.global_ids import pk_field
 from gql_server.services.money import AmountError, format_amount, parse_amount
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
@@ -57,7 +58,11 @@ class TargetingDraft:
 
 @dataclass(frozen=True)
 class TaskDraft:
-    """A task's configuration as the caller sent it; ids already decoded (None = unknown id)."""
+    """A task's configuration as the caller sent it; ids already decoded (None = unknown id).
+
+    The one declaration of the configuration: the API's inputs carry these fields under the
+    same names (`schema/inputs.py`), and templates store them as they are (`draft_to_json`).
+    """
 
     title: str
     instructions: str
@@ -425,8 +430,8 @@ async def get_task(account_id: int, task_id: int | None) -> Task:
 @dataclass(frozen=True)
 class TaskFilter:
     statuses: list[TaskStatus] | None = None
-    project_id: int | None = None
-    batch_id: int | None = None
+    project_id: int | None = pk_field("Project")
+    batch_id: int | None = pk_field("Batch")
     variant_group: str | None = None
     search: str | None = None
 
@@ -455,46 +460,36 @@ async def list_tasks(
     return await paginate(query, SortKey(TASK_SORT_KEYS[sort], descending), page)
 
 
+def _proofs_from_json(data: list[dict[str, Any]]) -> list[ProofRequirementDraft]:
+    return [
+        ProofRequirementDraft(p["name"], ProofKind(p["kind"]), p["required"], p["description"])
+        for p in data
+    ]
+
+
+def _targeting_from_json(data: dict[str, Any] | None) -> TargetingDraft:
+    data = data or {}
+    stored = {f.name: data[f.name] for f in fields(TargetingDraft) if f.name in data}
+    stored["skill_filters"] = [SkillFilterDraft(**f) for f in stored.get("skill_filters", [])]
+    return TargetingDraft(**stored)
+
+
+# Draft fields a task stores under another name or in another form.
+_STORED_OTHERWISE = ("reward", "budget", "proof_requirements", "targeting")
+
+
 def draft_from_task(task: Task, currency: Currency) -> TaskDraft:
     """The configuration a task was made from, as a draft to edit or copy."""
-    targeting = task.targeting or {}
     return TaskDraft(
-        title=task.title,
-        instructions=task.instructions,
+        **{
+            f.name: getattr(task, f.name)
+            for f in fields(TaskDraft)
+            if f.name not in _STORED_OTHERWISE
+        },
         reward=format_amount(task.reward_minor, currency),
         budget=format_amount(task.requested_budget_minor, currency),
-        time_limit_seconds=task.time_limit_seconds,
-        proof_requirements=[
-            ProofRequirementDraft(p["name"], ProofKind(p["kind"]), p["required"], p["description"])
-            for p in task.proof_requirements
-        ],
-        category=task.category,
-        max_submissions=task.max_submissions,
-        max_submissions_per_worker=task.max_submissions_per_worker,
-        daily_submission_limit=task.daily_submission_limit,
-        starts_at=task.starts_at,
-        expires_at=task.expires_at,
-        acceptance_mode=task.acceptance_mode,
-        auto_approval_delay_seconds=task.auto_approval_delay_seconds,
-        targeting=TargetingDraft(
-            countries_allowed=list(targeting.get("countries_allowed", [])),
-            countries_denied=list(targeting.get("countries_denied", [])),
-            min_approval_rate=targeting.get("min_approval_rate"),
-            min_reviewed_count=targeting.get("min_reviewed_count"),
-            skill_filters=[
-                SkillFilterDraft(f["skill_id"], f["operator"], f.get("value"))
-                for f in targeting.get("skill_filters", [])
-            ],
-            invited_worker_ids=list(targeting.get("invited_worker_ids", [])),
-            previous_performers_min_approval_rate=targeting.get(
-                "previous_performers_min_approval_rate"
-            ),
-        ),
-        batch_id=task.batch_id,
-        variant_group=task.variant_group,
-        callback_url=task.callback_url,
-        reopen_rejected_slots=task.reopen_rejected_slots,
-        reopen_banned_worker_slots=task.reopen_banned_worker_slots,
+        proof_requirements=_proofs_from_json(task.proof_requirements),
+        targeting=_targeting_from_json(task.targeting),
     )
 
 
@@ -510,27 +505,14 @@ def draft_from_json(data: dict[str, Any]) -> TaskDraft:
     def when(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
 
-    targeting = data.get("targeting") or {}
     return TaskDraft(
         **{
             **data,
-            "proof_requirements": [
-                ProofRequirementDraft(
-                    p["name"], ProofKind(p["kind"]), p["required"], p["description"]
-                )
-                for p in data.get("proof_requirements", [])
-            ],
+            "proof_requirements": _proofs_from_json(data.get("proof_requirements", [])),
             "acceptance_mode": AcceptanceMode(data.get("acceptance_mode", AcceptanceMode.MANUAL)),
             "starts_at": when(data.get("starts_at")),
             "expires_at": when(data.get("expires_at")),
-            "targeting": TargetingDraft(
-                **{
-                    **targeting,
-                    "skill_filters": [
-                        SkillFilterDraft(**f) for f in targeting.get("skill_filters", [])
-                    ],
-                }
-            ),
+            "targeting": _targeting_from_json(data.get("targeting")),
         }
     )
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from gql_server.models import Restriction
-from gql_server.schema.relay import from_global_id
+from gql_server.services.global_ids import from_global_id
 from tests.factories import CREATE_PROJECT, Requester, frozen_clock, new_worker
 from tests.graphql_client import Api
 from tests.quality.rules_session import START, RulesSession, cond, metric_values, session, worker_id

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from gql_server.models import Restriction, Rule
-from gql_server.schema.relay import from_global_id, to_global_id
+from gql_server.schema.relay import to_global_id
+from gql_server.services.global_ids import from_global_id
 from tests.factories import Requester, new_worker
 from tests.graphql_client import Api
 from tests.quality.rules_session import CREATE_RULE, RULE_FIELDS, cond, session, worker_id

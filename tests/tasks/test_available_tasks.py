@@ -4,7 +4,7 @@ what the worker can no longer start."""
 from __future__ import annotations
 
 from gql_server.models import TaskView
-from gql_server.schema.relay import from_global_id
+from gql_server.services.global_ids import from_global_id
 from tests.factories import Requester, api_open_task, api_visible_tasks, new_worker
 from tests.graphql_client import Api
 
