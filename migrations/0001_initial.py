@@ -2,7 +2,8 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from gql_server.clock import now
-from gql_server.models.enums import AcceptanceMode, ActorKind, AuditOutcome, CloseReason, Currency, DisputeStatus, IdempotencyStatus, LedgerBucket, LedgerReason, MemberRole, OutboxStatus, RestrictionKind, RestrictionScope, ReviewDecision, RuleType, SkillScope, SubmissionState, TaskStatus
+from gql_server.models.enums import AcceptanceMode, ActorKind, AuditOutcome, CloseReason, Currency, DisputeStatus, IdempotencyStatus, LedgerBucket, LedgerReason, MemberRole, OutboxStatus, RestrictionKind, RestrictionScope, ReviewDecision, SkillScope, SubmissionState, TaskStatus
+from gql_server.rules.vocabulary import RuleType
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields

@@ -11,9 +11,9 @@ from gql_server.models.enums import (
     ActorKind,
     RestrictionKind,
     RestrictionScope,
-    RuleType,
     SkillScope,
 )
+from gql_server.rules.vocabulary import RuleType
 
 
 class Skill(Entity):

@@ -12,7 +12,7 @@ from typing import Any
 from gql_server.rules.actions import Action, action_to_json
 from gql_server.rules.metrics import MetricRef
 from gql_server.rules.triggers import Family, family_of
-from gql_server.rules.vocabulary import Event, Operator, TriggerType
+from gql_server.rules.vocabulary import Event, Operator, RuleType
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Condition:
 
 @dataclass(frozen=True)
 class RuleConfig:
-    type: TriggerType
+    type: RuleType
     # How many of the worker's most recent results the metrics count; None = all.
     recent_values: int | None
     # All must hold.

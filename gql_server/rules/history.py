@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from gql_server.rules.config import RuleConfig
-from gql_server.rules.vocabulary import TriggerType
+from gql_server.rules.vocabulary import RuleType
 
 EARNINGS_PERIOD = timedelta(hours=24)
-_PROJECT_WIDE = frozenset({TriggerType.REVIEW_RESULTS, TriggerType.AUDIT_RESULTS})
+_PROJECT_WIDE = frozenset({RuleType.REVIEW_RESULTS, RuleType.AUDIT_RESULTS})
 
 
 class HistoryScope(StrEnum):
@@ -67,10 +67,10 @@ def history_window(
 ) -> HistoryWindow | None:
     """The window of a worker-history rule; None for AUTOMATION, which looks at one
     submission or at the task's budget, not at a history."""
-    if config.type is TriggerType.AUTOMATION:
+    if config.type is RuleType.AUTOMATION:
         return None
     since = restarted_at
-    if config.type is TriggerType.EARNINGS:
+    if config.type is RuleType.EARNINGS:
         day_ago = now - EARNINGS_PERIOD
         since = day_ago if since is None else max(since, day_ago)
     project_wide = config.recent_values is not None and config.type in _PROJECT_WIDE

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gql_server.rules.metrics import Metric
-from gql_server.rules.vocabulary import ActionType, Event, TriggerType
+from gql_server.rules.vocabulary import ActionType, Event, RuleType
 
 M = Metric
 A = ActionType
@@ -23,7 +23,7 @@ _WORKER_ACTIONS = frozenset(
 
 @dataclass(frozen=True)
 class Family:
-    rule_type: TriggerType
+    rule_type: RuleType
     event: Event
     metrics: tuple[Metric, ...]
     actions: frozenset[ActionType]
@@ -35,7 +35,7 @@ class Family:
 
 FAMILIES: tuple[Family, ...] = (
     Family(
-        TriggerType.REVIEW_RESULTS,
+        RuleType.REVIEW_RESULTS,
         Event.REVIEW,
         (
             M.REVIEWED_COUNT,
@@ -50,17 +50,17 @@ FAMILIES: tuple[Family, ...] = (
         accepted_percent=M.ACCEPTED_PERCENT,
     ),
     # No bonus here: a bonus is a payment, which would evaluate the rule again.
-    Family(TriggerType.EARNINGS, Event.PAYMENT, (M.INCOME_LAST_24_HOURS,), _WORKER_ACTIONS),
-    Family(TriggerType.SUBMITTED_ANSWERS, Event.SUBMISSION, (M.SUBMITTED_COUNT,), _WORKER_ACTIONS),
+    Family(RuleType.EARNINGS, Event.PAYMENT, (M.INCOME_LAST_24_HOURS,), _WORKER_ACTIONS),
+    Family(RuleType.SUBMITTED_ANSWERS, Event.SUBMISSION, (M.SUBMITTED_COUNT,), _WORKER_ACTIONS),
     Family(
-        TriggerType.FAST_RESPONSES,
+        RuleType.FAST_RESPONSES,
         Event.SUBMISSION,
         (M.RECENT_COUNT, M.FAST_COUNT),
         _WORKER_ACTIONS,
         windowed=True,
     ),
     Family(
-        TriggerType.AUDIT_RESULTS,
+        RuleType.AUDIT_RESULTS,
         Event.AUDIT,
         (
             M.AUDITED_COUNT,
@@ -76,7 +76,7 @@ FAMILIES: tuple[Family, ...] = (
         accepted_percent=M.AUDIT_ACCEPTED_PERCENT,
     ),
     Family(
-        TriggerType.AUTOMATION,
+        RuleType.AUTOMATION,
         Event.SUBMISSION,
         (
             M.WORKER_SKILL,
@@ -88,7 +88,7 @@ FAMILIES: tuple[Family, ...] = (
         frozenset({A.APPROVE, A.REJECT, A.PAY_BONUS}),
     ),
     Family(
-        TriggerType.AUTOMATION,
+        RuleType.AUTOMATION,
         Event.BUDGET_CHANGE,
         (M.REMAINING_BUDGET, M.REMAINING_REWARDS, M.TOPPED_UP_TOTAL),
         frozenset({A.TOP_UP}),
@@ -96,10 +96,10 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 
-def families_of(rule_type: TriggerType) -> tuple[Family, ...]:
+def families_of(rule_type: RuleType) -> tuple[Family, ...]:
     return tuple(f for f in FAMILIES if f.rule_type is rule_type)
 
 
-def family_of(rule_type: TriggerType, action_type: ActionType) -> Family | None:
+def family_of(rule_type: RuleType, action_type: ActionType) -> Family | None:
     """The family a rule of this type and action belongs to; None: the type has no such action."""
     return next((f for f in families_of(rule_type) if action_type in f.actions), None)

@@ -29,7 +29,7 @@ from gql_server.rules.actions import (
 from gql_server.rules.config import Condition, RuleConfig
 from gql_server.rules.metrics import SPECS, Metric, MetricRef, MetricSpec, Parameter
 from gql_server.rules.triggers import Family, families_of, family_of
-from gql_server.rules.vocabulary import ActionType, BanScope, Operator, TriggerType
+from gql_server.rules.vocabulary import ActionType, BanScope, Operator, RuleType
 
 VALIDATION = "VALIDATION"
 MAX_CONDITIONS = 20
@@ -166,7 +166,7 @@ def parse_rule(
     whose tasks may differ.
     """
     check = _Check()
-    type_ = check.enum(TriggerType, rule_type, ("type",))
+    type_ = check.enum(RuleType, rule_type, ("type",))
     parsed_action = _action(check, action, type_, acceptance_mode)
     families: tuple[Family, ...] = ()
     if type_ is not None:
@@ -197,7 +197,7 @@ def load_rule(
 
 
 def _recent_values(
-    check: _Check, raw: object, rule_type: TriggerType | None, families: tuple[Family, ...]
+    check: _Check, raw: object, rule_type: RuleType | None, families: tuple[Family, ...]
 ) -> int | None:
     if raw is None:
         return None
@@ -211,7 +211,7 @@ def _recent_values(
 def _conditions(
     check: _Check,
     raw: object,
-    rule_type: TriggerType | None,
+    rule_type: RuleType | None,
     families: tuple[Family, ...],
     window: int | None,
 ) -> tuple[Condition, ...] | None:
@@ -325,7 +325,7 @@ def _never_holds(
 
 
 def _action(
-    check: _Check, raw: object, rule_type: TriggerType | None, acceptance_mode: str | None
+    check: _Check, raw: object, rule_type: RuleType | None, acceptance_mode: str | None
 ) -> Action | None:
     path: Path = ("action",)
     if not raw:

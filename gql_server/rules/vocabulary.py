@@ -1,6 +1,6 @@
 """The words of a rule: its trigger type, the event that evaluates it, operators, action kinds.
 
-These mirror the stored enumerations by value (`TriggerType` is `RuleType`, `BanScope` is a
+These mirror the stored enumerations by value (`RuleType` is `RuleType`, `BanScope` is a
 subset of `RestrictionScope`) without importing the models, so that the rules stay pure:
 importing `gql_server.models` pulls in the ORM.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class TriggerType(StrEnum):
+class RuleType(StrEnum):
     """A rule's type: which history its metrics are computed from (the seeds' rule names)."""
 
     REVIEW_RESULTS = "REVIEW_RESULTS"

@@ -32,7 +32,7 @@ def _metric_docs() -> str:
 
 
 RuleType = strawberry.enum(
-    domain.RuleType,
+    vocabulary.RuleType,
     description="Which history a rule's conditions measure, and after which event it runs: "
     "REVIEW_RESULTS after each review, EARNINGS after each payment to the worker, "
     "SUBMITTED_ANSWERS and FAST_RESPONSES after each submission, AUDIT_RESULTS after each "

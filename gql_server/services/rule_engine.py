@@ -68,7 +68,7 @@ from gql_server.rules.evaluation import Decision, evaluate, metrics_needed
 from gql_server.rules.history import history_window
 from gql_server.rules.metrics import Loaded, MetricRef
 from gql_server.rules.validation import load_rule
-from gql_server.rules.vocabulary import BanScope, Event, TriggerType
+from gql_server.rules.vocabulary import BanScope, Event, RuleType
 from gql_server.services import ledger, restrictions, review, rule_metrics, skills
 from gql_server.services.errors import UseCaseError
 from gql_server.services.events import (
@@ -105,7 +105,7 @@ class ActiveRule:
     @property
     def per_submission(self) -> bool:
         """An automation rule about one answer (approve, reject, bonus)."""
-        return self.config.type is TriggerType.AUTOMATION and self.config.event is Event.SUBMISSION
+        return self.config.type is RuleType.AUTOMATION and self.config.event is Event.SUBMISSION
 
     @property
     def about_budget(self) -> bool:
@@ -114,7 +114,7 @@ class ActiveRule:
     @property
     def about_history(self) -> bool:
         """A rule on the worker's history (every type but AUTOMATION)."""
-        return self.config.type is not TriggerType.AUTOMATION
+        return self.config.type is not RuleType.AUTOMATION
 
 
 def load_active(rule: Rule) -> ActiveRule | None:

@@ -30,7 +30,7 @@ from gql_server.models.enums import (
 from gql_server.models.vocabulary import RULE_ACCEPTED_STATES, RULE_REJECTED_STATES
 from gql_server.rules.history import BanPeriod, HistoryScope, history_restart
 from gql_server.rules.metrics import Loaded, Metric, MetricRef
-from gql_server.rules.vocabulary import TriggerType
+from gql_server.rules.vocabulary import RuleType
 
 M = Metric
 
@@ -46,12 +46,12 @@ class Source(StrEnum):
     AUDITS = "AUDITS"
 
 
-SOURCE_OF: Mapping[TriggerType, Source] = {
-    TriggerType.REVIEW_RESULTS: Source.REVIEWS,
-    TriggerType.EARNINGS: Source.EARNINGS,
-    TriggerType.SUBMITTED_ANSWERS: Source.SUBMITTED,
-    TriggerType.FAST_RESPONSES: Source.SUBMITTED,
-    TriggerType.AUDIT_RESULTS: Source.AUDITS,
+SOURCE_OF: Mapping[RuleType, Source] = {
+    RuleType.REVIEW_RESULTS: Source.REVIEWS,
+    RuleType.EARNINGS: Source.EARNINGS,
+    RuleType.SUBMITTED_ANSWERS: Source.SUBMITTED,
+    RuleType.FAST_RESPONSES: Source.SUBMITTED,
+    RuleType.AUDIT_RESULTS: Source.AUDITS,
 }
 
 

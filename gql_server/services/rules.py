@@ -22,13 +22,13 @@ from tortoise.transactions import in_transaction
 
 from gql_server import clock
 from gql_server.models import Project, Rule, RuleFiring, Skill, Submission, Task
-from gql_server.models.enums import RuleType, SubmissionState
+from gql_server.models.enums import SubmissionState
 from gql_server.rules.config import RuleConfig
 from gql_server.rules.evaluation import Decision, evaluate, metrics_needed
 from gql_server.rules.history import HistoryScope, history_window
 from gql_server.rules.metrics import MONEY, SPECS, Loaded, MetricRef, Parameter
 from gql_server.rules.validation import RuleError, load_rule, parse_rule
-from gql_server.rules.vocabulary import Event, TriggerType
+from gql_server.rules.vocabulary import Event, RuleType
 from gql_server.services import rule_metrics
 from gql_server.services.errors import ErrorCode, FieldError, FieldPath, UseCaseError, not_found
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
@@ -167,7 +167,7 @@ def _name(name: str | None) -> str:
 
 def _stored(config: RuleConfig) -> dict[str, Any]:
     return {
-        "type": RuleType(config.type.value),
+        "type": config.type,
         "recent_values": config.recent_values,
         "conditions": config.conditions_json(),
         "action": config.action_json(),
@@ -377,7 +377,7 @@ async def dry_run(
         project_id = project.id
         config = await check_draft(account_id, draft, task)
     now = clock.now()
-    if config.type is not TriggerType.AUTOMATION:
+    if config.type is not RuleType.AUTOMATION:
         decided = await _dry_history(account_id, config, task, project_id, now)
     elif config.event is Event.BUDGET_CHANGE:
         decided = await _dry_budget(config, task, project_id)

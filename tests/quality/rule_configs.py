@@ -13,12 +13,12 @@ from gql_server.models.enums import AcceptanceMode
 from gql_server.rules.config import RuleConfig
 from gql_server.rules.metrics import SPECS, Metric, Parameter
 from gql_server.rules.validation import RuleError, parse_rule
-from gql_server.rules.vocabulary import ActionType, TriggerType
+from gql_server.rules.vocabulary import ActionType, RuleType
 
 PROPERTIES = settings(database=None, derandomize=os.environ.get("CI") == "true")
 
 
-T = TriggerType
+T = RuleType
 
 
 A = ActionType
@@ -58,14 +58,14 @@ def condition(metric: Metric, operator: str = "GTE", value: Any = 1, **extra: An
     return {"metric": metric.value, "operator": operator, "value": value, **extra}
 
 
-def default_action(rule_type: TriggerType) -> dict[str, Any]:
+def default_action(rule_type: RuleType) -> dict[str, Any]:
     if rule_type is T.AUTOMATION:
         return ACTIONS[A.APPROVE]
     return ACTIONS[A.SUSPEND_IN_TASK]
 
 
 def parse(
-    rule_type: TriggerType | str = T.REVIEW_RESULTS,
+    rule_type: RuleType | str = T.REVIEW_RESULTS,
     conditions: Any = None,
     action: Any = None,
     *,
@@ -74,7 +74,7 @@ def parse(
 ) -> RuleConfig | list[RuleError]:
     if conditions is None:
         conditions = [condition(M.REVIEWED_COUNT)]
-    if action is None and isinstance(rule_type, TriggerType):
+    if action is None and isinstance(rule_type, RuleType):
         action = default_action(rule_type)
     return parse_rule(
         rule_type=rule_type,

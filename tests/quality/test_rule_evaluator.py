@@ -28,12 +28,12 @@ from gql_server.rules.evaluation import Decision, evaluate, holds, metrics_neede
 from gql_server.rules.metrics import SPECS, Measured, Metric, MetricRef
 from gql_server.rules.triggers import FAMILIES
 from gql_server.rules.validation import parse_rule
-from gql_server.rules.vocabulary import BanScope, Operator, TriggerType
+from gql_server.rules.vocabulary import BanScope, Operator, RuleType
 
 PROPERTIES = settings(database=None, derandomize=os.environ.get("CI") == "true")
 
 M = Metric
-T = TriggerType
+T = RuleType
 OP = Operator
 
 
@@ -41,7 +41,7 @@ def ref(metric: Metric, parameter: int | None = None) -> MetricRef:
     return MetricRef(metric, parameter)
 
 
-def rule(rule_type: TriggerType, *conditions: dict[str, Any], action: dict[str, Any]) -> RuleConfig:
+def rule(rule_type: RuleType, *conditions: dict[str, Any], action: dict[str, Any]) -> RuleConfig:
     """A config as the services would save it: through validation."""
     config = parse_rule(
         rule_type=rule_type,

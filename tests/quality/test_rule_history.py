@@ -19,29 +19,29 @@ from gql_server.rules.history import (
     history_window,
 )
 from gql_server.rules.metrics import Metric, MetricRef
-from gql_server.rules.vocabulary import Operator, TriggerType
+from gql_server.rules.vocabulary import Operator, RuleType
 
 PROPERTIES = settings(database=None, derandomize=os.environ.get("CI") == "true")
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-T = TriggerType
+T = RuleType
 
 
-def config(rule_type: TriggerType, recent_values: int | None = None) -> RuleConfig:
+def config(rule_type: RuleType, recent_values: int | None = None) -> RuleConfig:
     # The window depends on the type and recent values only; any condition will do.
     condition = Condition(MetricRef(Metric.REVIEWED_COUNT), Operator.GTE, 0)
     return RuleConfig(rule_type, recent_values, (condition,), SuspendInTask(1))
 
 
 @pytest.mark.parametrize("rule_type", [T.REVIEW_RESULTS, T.AUDIT_RESULTS])
-def test_results_without_recent_values_are_all_of_the_task(rule_type: TriggerType) -> None:
+def test_results_without_recent_values_are_all_of_the_task(rule_type: RuleType) -> None:
     window = history_window(config(rule_type), now=NOW, restarted_at=None)
     assert window == HistoryWindow(HistoryScope.TASK, None, None)
 
 
 @pytest.mark.parametrize("rule_type", [T.REVIEW_RESULTS, T.AUDIT_RESULTS])
-def test_results_with_recent_values_are_the_last_n_of_the_project(rule_type: TriggerType) -> None:
+def test_results_with_recent_values_are_the_last_n_of_the_project(rule_type: RuleType) -> None:
     window = history_window(config(rule_type, 10), now=NOW, restarted_at=None)
     assert window == HistoryWindow(HistoryScope.PROJECT, 10, None)
 

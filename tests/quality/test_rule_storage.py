@@ -14,7 +14,7 @@ from gql_server.rules.config import RuleConfig
 from gql_server.rules.metrics import SPECS, Metric
 from gql_server.rules.triggers import FAMILIES
 from gql_server.rules.validation import load_rule, parse_rule
-from gql_server.rules.vocabulary import ActionType, BanScope, Operator, TriggerType
+from gql_server.rules.vocabulary import ActionType, BanScope, Operator, RuleType
 from tests.quality.rule_configs import ACTIONS, PROPERTIES, A, M, T, condition, valid
 
 
@@ -151,7 +151,7 @@ JSON = st.recursive(
 
 
 NAMES = st.sampled_from(
-    [*TriggerType, *Metric, *Operator, *ActionType, *BanScope, "x", "skill_id", "days"]
+    [*RuleType, *Metric, *Operator, *ActionType, *BanScope, "x", "skill_id", "days"]
 )
 
 

@@ -17,7 +17,7 @@ from gql_server.rules.validation import (
     RuleError,
     parse_rule,
 )
-from gql_server.rules.vocabulary import ActionType, TriggerType
+from gql_server.rules.vocabulary import ActionType, RuleType
 from tests.quality.rule_configs import (
     ACTIONS,
     AUTOMATIC,
@@ -123,7 +123,7 @@ PERCENT_METRICS = [m for m in Metric if SPECS[m].scale.high == 100]
 WHOLE_METRICS = [m for m in Metric if SPECS[m].scale.whole]
 
 
-def rule_type_of(metric: Metric) -> tuple[TriggerType, dict[str, Any]]:
+def rule_type_of(metric: Metric) -> tuple[RuleType, dict[str, Any]]:
     family = next(f for f in FAMILIES if metric in f.metrics)
     return family.rule_type, ACTIONS[min(family.actions)]
 
@@ -240,7 +240,7 @@ def test_recent_values_are_a_whole_number_of_at_least_1(recent_values: Any) -> N
 
 
 @pytest.mark.parametrize("rule_type", [T.EARNINGS, T.SUBMITTED_ANSWERS, T.AUTOMATION])
-def test_recent_values_apply_only_to_result_histories(rule_type: TriggerType) -> None:
+def test_recent_values_apply_only_to_result_histories(rule_type: RuleType) -> None:
     family = families_of(rule_type)[0]
     message = refused_at(
         ("recent_values",),
