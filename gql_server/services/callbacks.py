@@ -26,9 +26,10 @@ from tortoise.transactions import in_transaction
 from gql_server import clock
 from gql_server.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from gql_server.models.enums import OutboxStatus
-from gql_server.services.errors import ErrorCode, UseCaseError, not_found
+from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
+from gql_server.services.tenancy import owned
 
 logger = logging.getLogger(__name__)
 
@@ -208,13 +209,7 @@ class CallbackSender:
 
 async def redeliver_event(principal: MemberPrincipal, event_id: int | None) -> OutboxEvent:
     """Send an event again as soon as possible, with the same webhook-id, for another day."""
-    event = (
-        await OutboxEvent.get_or_none(id=event_id, account_id=principal.account_id)
-        if event_id is not None
-        else None
-    )
-    if event is None:
-        raise not_found("Callback event", "event_id")
+    event = await owned(OutboxEvent, principal.account_id, event_id, "Callback event", "event_id")
     endpoint = (
         await WebhookEndpoint.get_or_none(id=event.endpoint_id) if event.endpoint_id else None
     )
@@ -236,13 +231,9 @@ async def redeliver_event(principal: MemberPrincipal, event_id: int | None) -> O
 
 
 async def enable_endpoint(principal: MemberPrincipal, endpoint_id: int | None) -> WebhookEndpoint:
-    endpoint = (
-        await WebhookEndpoint.get_or_none(id=endpoint_id, account_id=principal.account_id)
-        if endpoint_id is not None
-        else None
+    endpoint = await owned(
+        WebhookEndpoint, principal.account_id, endpoint_id, "Webhook endpoint", "endpoint_id"
     )
-    if endpoint is None:
-        raise not_found("Webhook endpoint", "endpoint_id")
     await WebhookEndpoint.filter(id=endpoint.id).update(disabled_at=None, disabled_reason=None)
     return await WebhookEndpoint.get(id=endpoint.id)
 

@@ -30,6 +30,7 @@ from gql_server.services.eligibility import active_restrictions_query
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
+from gql_server.services.tenancy import owned
 
 S = SubmissionState
 REASON_MAX = 5_000
@@ -92,9 +93,7 @@ async def _target(
             raise UseCaseError.single(
                 ErrorCode.VALIDATION, "A TASK restriction needs 'taskId'.", "task_id"
             )
-        task = await Task.get_or_none(id=task_id, account_id=account_id)
-        if task is None:
-            raise not_found("Task", "task_id")
+        task = await owned(Task, account_id, task_id, "Task", "task_id")
         return Target(scope, task.id, None, task.project_id)
     if scope == RestrictionScope.PROJECT:
         if project_id is None:
@@ -103,9 +102,7 @@ async def _target(
                 "A PROJECT restriction needs 'projectId'.",
                 "project_id",
             )
-        project = await Project.get_or_none(id=project_id, account_id=account_id)
-        if project is None:
-            raise not_found("Project", "project_id")
+        project = await owned(Project, account_id, project_id, "Project", "project_id")
         return Target(scope, None, project.id)
     return Target(scope, None, None)
 
@@ -274,14 +271,7 @@ async def restrict_worker(
 
 
 async def get_restriction(account_id: int, restriction_id: int | None) -> Restriction:
-    restriction = (
-        await Restriction.get_or_none(id=restriction_id, account_id=account_id)
-        if restriction_id is not None
-        else None
-    )
-    if restriction is None:
-        raise not_found("Restriction", "restriction_id")
-    return restriction
+    return await owned(Restriction, account_id, restriction_id, "Restriction", "restriction_id")
 
 
 def is_active(restriction: Restriction, now: datetime | None = None) -> bool:

@@ -36,7 +36,7 @@ from gql_server.models.enums import (
 )
 from gql_server.models.vocabulary import PAID_STATES
 from gql_server.services import ledger, slots
-from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
+from gql_server.services.errors import ErrorCode, FieldError, UseCaseError
 from gql_server.services.events import (
     BonusPaid,
     DomainEvent,
@@ -54,6 +54,7 @@ from gql_server.services.submission_states import (
     changed_meanwhile,
     invalid_transition,
 )
+from gql_server.services.tenancy import owned
 
 S = SubmissionState
 MAX_BULK_ITEMS = 10_000
@@ -79,14 +80,7 @@ def member_actor(principal: MemberPrincipal) -> ledger.Actor:
 
 async def get_submission(account_id: int, submission_id: int | None) -> Submission:
     """One of the account's submissions; another account's is answered as not found."""
-    submission = (
-        await Submission.get_or_none(id=submission_id, account_id=account_id)
-        if submission_id is not None
-        else None
-    )
-    if submission is None:
-        raise not_found("Submission", "submission_id")
-    return submission
+    return await owned(Submission, account_id, submission_id, "Submission", "submission_id")
 
 
 # --- the pipeline -----------------------------------------------------------------------------

@@ -30,9 +30,10 @@ from gql_server.rules.metrics import MONEY, SPECS, Loaded, MetricRef, Parameter
 from gql_server.rules.validation import RuleError, load_rule, parse_rule
 from gql_server.rules.vocabulary import Event, RuleType
 from gql_server.services import rule_metrics
-from gql_server.services.errors import ErrorCode, FieldError, FieldPath, UseCaseError, not_found
+from gql_server.services.errors import ErrorCode, FieldError, FieldPath, UseCaseError
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
+from gql_server.services.tenancy import owned
 
 NAME_MAX = 200
 # A dry run lists at most this many matches (all are counted), and looks at this many of
@@ -99,14 +100,9 @@ async def _resolve_scope(account_id: int, scope: RuleScope) -> tuple[Task | None
             "task_id",
         )
     if scope.task_id is not None:
-        task = await Task.get_or_none(id=scope.task_id, account_id=account_id)
-        if task is None:
-            raise not_found("Task", "task_id")
+        task = await owned(Task, account_id, scope.task_id, "Task", "task_id")
         return task, await Project.get(id=task.project_id)
-    project = await Project.get_or_none(id=scope.project_id, account_id=account_id)
-    if project is None:
-        raise not_found("Project", "project_id")
-    return None, project
+    return None, await owned(Project, account_id, scope.project_id, "Project", "project_id")
 
 
 def _skill_references(draft: RuleDraft) -> list[tuple[int, FieldPath]]:
@@ -221,12 +217,7 @@ async def create_rule(
 
 
 async def get_rule(account_id: int, rule_id: int | None, *field_path: str) -> Rule:
-    rule = (
-        await Rule.get_or_none(id=rule_id, account_id=account_id) if rule_id is not None else None
-    )
-    if rule is None:
-        raise not_found("Rule", *field_path)
-    return rule
+    return await owned(Rule, account_id, rule_id, "Rule", *field_path)
 
 
 # The changes `update_rule` accepts; an absent key keeps the stored value.

@@ -29,6 +29,7 @@ from gql_server.models.enums import ActorKind, SkillScope
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
+from gql_server.services.tenancy import owned
 
 MIN_VALUE = 0
 MAX_VALUE = 100
@@ -172,14 +173,7 @@ async def update_skill(
 
 
 async def get_skill(account_id: int, skill_id: int | None, *field_path: str) -> Skill:
-    skill = (
-        await Skill.get_or_none(id=skill_id, account_id=account_id)
-        if skill_id is not None
-        else None
-    )
-    if skill is None:
-        raise not_found("Skill", *field_path)
-    return skill
+    return await owned(Skill, account_id, skill_id, "Skill", *field_path)
 
 
 async def list_skills(account_id: int, page: PageRequest) -> Page[Skill]:

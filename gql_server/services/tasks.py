@@ -14,11 +14,12 @@ from gql_server import clock
 from gql_server.models import Account, Batch, Project, Skill, Task, Template, Worker
 from gql_server.models.enums import AcceptanceMode, Currency, ProofKind, TaskStatus
 from gql_server.services import outbox
-from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, field_label, not_found
+from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, field_label
 from gql_server.services.global_ids import pk_field
 from gql_server.services.money import AmountError, format_amount, parse_amount
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
+from gql_server.services.tenancy import owned
 
 MIN_TIME_LIMIT = timedelta(seconds=30)
 MAX_TIME_LIMIT = timedelta(days=7)
@@ -419,12 +420,7 @@ async def create_task(principal: MemberPrincipal, project_id: int | None, draft:
 
 
 async def get_task(account_id: int, task_id: int | None) -> Task:
-    task = (
-        await Task.get_or_none(id=task_id, account_id=account_id) if task_id is not None else None
-    )
-    if task is None:
-        raise not_found("Task", "task_id")
-    return task
+    return await owned(Task, account_id, task_id, "Task", "task_id")
 
 
 @dataclass(frozen=True)
@@ -568,13 +564,7 @@ async def create_from_template(
     project_id: int | None,
     changes: dict[str, Any],
 ) -> Task:
-    template = (
-        await Template.get_or_none(id=template_id, account_id=principal.account_id)
-        if template_id is not None
-        else None
-    )
-    if template is None:
-        raise not_found("Template", "template_id")
+    template = await owned(Template, principal.account_id, template_id, "Template", "template_id")
     task = await create_task(
         principal, project_id, replace(draft_from_json(template.config), **changes)
     )
