@@ -203,9 +203,8 @@ async def start_submission(
     return await once(idem, body, lambda stored: Submission.get(id=stored["submission_id"]))
 
 
-async def submit_submission(
-    principal: WorkerPrincipal, submission_id: int | None, response: dict[str, str]
-) -> Submission:
+async def _own_submission(principal: WorkerPrincipal, submission_id: int | None) -> Submission:
+    """One of the worker's own submissions; anyone else's is answered as not found."""
     submission = (
         await Submission.get_or_none(id=submission_id, worker_id=principal.worker_id)
         if submission_id
@@ -213,6 +212,13 @@ async def submit_submission(
     )
     if submission is None:
         raise not_found("Submission", "submission_id")
+    return submission
+
+
+async def submit_submission(
+    principal: WorkerPrincipal, submission_id: int | None, response: dict[str, str]
+) -> Submission:
+    submission = await _own_submission(principal, submission_id)
     if not can_transition(submission.state, S.SUBMITTED):
         raise invalid_transition(submission.state, S.SUBMITTED)
     now = clock.now()
@@ -256,13 +262,7 @@ async def dispute_rejection(
 ) -> Submission:
     if not reason.strip():
         raise UseCaseError.single(ErrorCode.VALIDATION, "A dispute needs a reason.", "reason")
-    submission = (
-        await Submission.get_or_none(id=submission_id, worker_id=principal.worker_id)
-        if submission_id
-        else None
-    )
-    if submission is None:
-        raise not_found("Submission", "submission_id")
+    submission = await _own_submission(principal, submission_id)
     if submission.state != S.REJECTED:
         raise invalid_transition(submission.state, S.DISPUTED)
     if await Dispute.filter(submission_id=submission.id).exists():
