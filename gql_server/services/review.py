@@ -67,11 +67,8 @@ _REVIEW_ROW = {
     (S.SUBMITTED, S.REJECTED): ReviewDecision.REJECTED,
     (S.DISPUTED, S.APPROVED): ReviewDecision.APPROVED,
 }
-_FIGURES = {
-    S.APPROVED: FiguresChange.APPROVED,
-    S.REJECTED: FiguresChange.REJECTED,
-    S.PARTIALLY_PAID: FiguresChange.DISPUTE_RESOLVED,
-}
+# How the budget streams name a first decision's money (a dispute's is DISPUTE_RESOLVED).
+_FIGURES = {S.APPROVED: FiguresChange.APPROVED, S.REJECTED: FiguresChange.REJECTED}
 
 
 def member_actor(principal: MemberPrincipal) -> ledger.Actor:
