@@ -1,0 +1,1 @@
+"""Baseline apps and clients that the product's figures are compared with."""

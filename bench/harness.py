@@ -1,0 +1,168 @@
+"""What every scenario needs: server processes on free ports, closed-loop HTTP load,
+interleaved rounds, and the figures (median, spread, ratio) they print and store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], health: str) -> Iterator[str]:
+    """Run `command` (which serves on $PORT) until the block ends; yield its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [part.replace("$PORT", str(port)) for part in command],
+        cwd=ROOT,
+        env={**os.environ, **env, "GQL_PORT": str(port), "GQL_HOST": "127.0.0.1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{command[0]} exited: {process.stderr.read() if process.stderr else ''}"
+                )
+            try:
+                httpx.get(base + health, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{command} did not answer in time") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def product_server(env: dict[str, str]) -> Iterator[str]:
+    """`gql-server serve` on the given database, with no background jobs."""
+    return serving(
+        [sys.executable, "-m", "gql_server", "serve"],
+        {"GQL_BACKGROUND_IN_PROCESS": "false", "GQL_LOG_LEVEL": "warning", **env},
+        "/healthz",
+    )
+
+
+def uvicorn_app(target: str) -> Iterator[str]:
+    """A baseline ASGI app (`module:app`) under uvicorn, served like the product."""
+    return serving(
+        [
+            *(sys.executable, "-m", "uvicorn", target, "--port", "$PORT"),
+            *("--log-level", "warning", "--no-access-log"),
+        ],
+        {},
+        "/graphql?query=%7B__typename%7D",
+    )
+
+
+@dataclass
+class Load:
+    """What a closed-loop load measured: completed requests and their latencies."""
+
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+async def closed_loop(
+    clients: int, seconds: float, request: Callable[[httpx.AsyncClient], Awaitable[None]], base: str
+) -> Load:
+    """`clients` keep-alive connections, each sending its next request when the last ended."""
+    load = Load(seconds)
+    stop = time.monotonic() + seconds
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            await request(http)  # warm the connection up; not counted
+            while time.monotonic() < stop:
+                started = time.monotonic()
+                await request(http)
+                load.latencies.append(time.monotonic() - started)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return load
+
+
+@dataclass
+class Figure:
+    """One measured quantity of a scenario, per round, for the product and its baseline."""
+
+    scenario: str
+    metric: str
+    unit: str
+    higher_is_better: bool
+    product: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+    baseline_name: str = ""
+
+    def ratios(self) -> list[float]:
+        """The product's cost over the baseline's, per round (> 1 = the product is slower)."""
+        pairs = zip(self.product, self.baseline, strict=True)
+        if self.higher_is_better:
+            return [b / p if p else float("inf") for p, b in pairs]
+        return [p / b if b else float("inf") for p, b in pairs]
+
+    def summary(self) -> dict[str, Any]:
+        ratios = self.ratios()
+        return {
+            **asdict(self),
+            "product_median": statistics.median(self.product),
+            "baseline_median": statistics.median(self.baseline),
+            "cost_ratio_median": statistics.median(ratios),
+            "cost_ratio_min": min(ratios),
+            "cost_ratio_max": max(ratios),
+        }
+
+
+def table(figures: list[Figure]) -> str:
+    lines = [
+        "| scenario | metric | product (median) | baseline (median) "
+        "| product cost / baseline cost |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for figure in figures:
+        s = figure.summary()
+        lines.append(
+            f"| {figure.scenario} | {figure.metric} | {s['product_median']:.1f} {figure.unit} "
+            f"| {figure.baseline_name}: {s['baseline_median']:.1f} {figure.unit} "
+            f"| x{s['cost_ratio_median']:.2f} "
+            f"({s['cost_ratio_min']:.2f}-{s['cost_ratio_max']:.2f}) |"
+        )
+    return "\n".join(lines)
