@@ -18,8 +18,8 @@ test: $(STAMP)  ## the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDI
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gql_server tests
-	$(BIN)/ruff format --check gql_server tests
+	$(BIN)/ruff check gql_server tests bench
+	$(BIN)/ruff format --check gql_server tests bench
 
 schema: $(STAMP)  ## regenerate schema.graphql after changing the schema
 	$(BIN)/gql-server export-schema

@@ -1,0 +1,29 @@
+"""The benchmarks still run (tiny sizes, one round): `python -m bench --smoke`.
+
+This checks that every scenario works end to end against real server processes on the
+back end the run uses (S2 needs PostgreSQL), never how fast: speed is measured in
+`bench/`, as ratios against baselines run beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests import REPO_ROOT
+
+
+def test_the_benchmark_smoke_pass_runs_and_prints_its_table() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke"],
+        cwd=REPO_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| S5 | trivial query" in result.stdout
+    postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+    assert ("| S2 | approvals/s" in result.stdout) == postgres, result.stdout
