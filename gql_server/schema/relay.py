@@ -6,6 +6,7 @@ Strawberry. Which Node types `node(id:)` fetches, and how, is `resolvers/nodes.p
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 import strawberry
@@ -43,7 +44,12 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
-    total_count: int
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        """Counted only when selected."""
+        return await self.count()
 
     @classmethod
     def from_page(cls, page: Page, convert) -> Connection[T]:  # type: ignore[no-untyped-def]
@@ -56,7 +62,7 @@ class Connection(Generic[T]):
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
-            total_count=page.total_count,
+            count=page.count,
         )
 
 

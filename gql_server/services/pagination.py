@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -43,7 +43,9 @@ class Page(Generic[M]):
     items: list[tuple[str, M]]
     has_next_page: bool
     has_previous_page: bool
-    total_count: int
+    # The size of the whole filtered set, counted only if somebody asks: a COUNT(*) over
+    # every matching row is the one cost of a page that grows with the data.
+    count: Callable[[], Awaitable[int]]
 
 
 def _encode_value(value: Any) -> Any:
@@ -108,8 +110,6 @@ async def paginate(queryset: QuerySet[M], key: SortKey, request: PageRequest) ->
     errors = _validate(request)
     if errors:
         raise UseCaseError(errors)
-    total = await queryset.count()
-
     backward = request.last is not None and request.first is None
     size = (request.last if backward else request.first) or DEFAULT_PAGE_SIZE
     query = queryset
@@ -136,5 +136,5 @@ async def paginate(queryset: QuerySet[M], key: SortKey, request: PageRequest) ->
         items=[(encode_cursor(row, key), row) for row in rows],
         has_next_page=has_next,
         has_previous_page=has_previous,
-        total_count=total,
+        count=queryset.count,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from gql_server.services.pagination import MAX_PAGE_SIZE
@@ -163,3 +165,33 @@ async def test_filters(api: Api, account: Requester, seven_tasks: list[str]) -> 
     assert _titles(found) == ["Task 3"]
     drafts = await _page(api, account.key, filter={"statuses": ["OPEN"]})
     assert drafts["totalCount"] == 0
+
+
+class _Statements(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sql: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sql.append(record.getMessage())
+
+
+async def test_the_total_is_counted_only_when_it_is_selected(
+    api: Api, account: Requester, seven_tasks: list[str]
+) -> None:
+    statements = _Statements()
+    log = logging.getLogger("tortoise.db_client")
+    level = log.level
+    log.setLevel(logging.DEBUG)
+    log.addHandler(statements)
+    try:
+        page = "query { tasks(first: 2) { edges { node { title } } } }"
+        assert len((await api.data(page, key=account.key))["tasks"]["edges"]) == 2
+        counted = [sql for sql in statements.sql if "COUNT(" in sql.upper()]
+        assert counted == []
+        total = await api.data("query { tasks(first: 2) { totalCount } }", key=account.key)
+        assert total["tasks"]["totalCount"] == 7
+        assert [sql for sql in statements.sql if "COUNT(" in sql.upper()]
+    finally:
+        log.removeHandler(statements)
+        log.setLevel(level)
