@@ -216,6 +216,9 @@ def installed_handlers() -> tuple[Handler, ...]:
 @dataclass(eq=False)
 class UnitOfWork:
     handlers: tuple[Handler, ...]
+    # How many events are being handled right now, one inside the other: 1 while the
+    # handlers of an event the use case raised run, more for events their actions raised.
+    depth: int = 0
     # Lists handlers gather into for the commit, by name; see `gathered`.
     _gathered: dict[str, list[Any]] = field(default_factory=dict)
     # Per-unit-of-work state of handlers that is not rolled back with a savepoint.
@@ -223,8 +226,12 @@ class UnitOfWork:
 
     async def raise_event(self, event: DomainEvent) -> None:
         """Hand `event` to every handler, in order, before returning."""
-        for handler in self.handlers:
-            await handler.handle(self, event)
+        self.depth += 1
+        try:
+            for handler in self.handlers:
+                await handler.handle(self, event)
+        finally:
+            self.depth -= 1
 
     def gathered(self, name: str) -> list[Any]:
         """A list kept for the commit; a savepoint that rolls back forgets what it added."""

@@ -9,8 +9,10 @@
    of their own, handled in turn, depth first).
 4. Automatic acceptance approves what arrives at an AUTOMATIC task, once the rules had
    their say (automation may decline spam first).
-5. Automatic closure closes a task whose closure condition now holds, after the rules,
-   so a top-up they make can keep it open and a bonus they pay comes from its remaining.
+5. Automatic closure closes a task whose closure condition now holds, once the event the
+   use case raised and all that followed it were handled (it passes over the events the
+   handlers raise), so a top-up the rules make can keep the task open and every bonus they
+   pay comes from its remaining budget.
 
 `install` runs when the database is opened (`gql_server.db.open_database`), so every
 entry point (server, worker, commands, tests) has them; a unit of work without them

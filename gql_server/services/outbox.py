@@ -186,9 +186,9 @@ async def enqueue_task_event(event_type: str, task_id: int) -> None:
 class CallbackOutbox(Handler):
     """Writes the callback events of domain events, in their transaction.
 
-    It comes first among the handlers, so that a callback describes its submission as the
-    event left it, before a rule acts on it (spam declined right after it was submitted is
-    sent as submitted, then as reviewed).
+    It comes before the rules among the handlers, so that a callback describes its
+    submission as the event left it, before a rule acts on it (spam declined right after it
+    was submitted is sent as submitted, then as reviewed).
     """
 
     async def handle(self, work: UnitOfWork, event: DomainEvent) -> None:

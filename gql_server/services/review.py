@@ -13,6 +13,7 @@ callback, the rules, automatic closure, the live streams) is the event handlers'
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ from gql_server.services.submission_states import (
 )
 from gql_server.services.tenancy import owned
 
+logger = logging.getLogger(__name__)
+
 S = SubmissionState
 MAX_BULK_ITEMS = 10_000
 _CHUNK = 2_000
@@ -67,6 +70,8 @@ _REVIEW_ROW = {
     (S.SUBMITTED, S.REJECTED): ReviewDecision.REJECTED,
     (S.DISPUTED, S.APPROVED): ReviewDecision.APPROVED,
 }
+# The states a review moves work into: paid, rejected, or partly paid after a dispute.
+_PAY_DECISIONS = frozenset({S.APPROVED, S.REJECTED, S.PARTIALLY_PAID})
 # How the budget streams name a first decision's money (a dispute's is DISPUTE_RESOLVED).
 _FIGURES = {S.APPROVED: FiguresChange.APPROVED, S.REJECTED: FiguresChange.REJECTED}
 
@@ -228,7 +233,9 @@ async def review(
 ) -> list[int]:
     """Apply `decision` to those of the account's `submission_ids` still in its source
     state, inside the caller's unit of work; return the ids it moved, in the given order."""
-    if not can_transition(decision.source, decision.target):
+    if decision.target not in _PAY_DECISIONS or not can_transition(
+        decision.source, decision.target
+    ):
         raise invalid_transition(decision.source, decision.target)
     rows = await _take(account_id, submission_ids, decision)
     if not rows:
@@ -731,7 +738,11 @@ async def auto_approve_due(limit: int = 500) -> int:
     decision = Decision(S.SUBMITTED, S.APPROVED, ledger.SYSTEM)
     approved = 0
     for submission_id, account_id in due:
-        async with unit_of_work() as work:
-            # Reviewed by a person meanwhile: nothing moves.
-            approved += len(await review(work, account_id, [submission_id], decision))
+        try:
+            async with unit_of_work() as work:
+                # Reviewed by a person meanwhile: nothing moves.
+                approved += len(await review(work, account_id, [submission_id], decision))
+        except UseCaseError as error:
+            # One that cannot be approved now must not hold up the others behind it.
+            logger.warning("auto-approval of submission %s failed: %s", submission_id, error)
     return approved

@@ -30,8 +30,10 @@ from gql_server.services.events import (
     BonusPaid,
     DomainEvent,
     Handler,
+    SubmissionAudited,
     SubmissionsExpired,
     SubmissionsReviewed,
+    SubmissionSubmitted,
     TaskFiguresChanged,
     TaskStatusChanged,
     UnitOfWork,
@@ -88,17 +90,27 @@ async def close_in_transaction(
     return True
 
 
-# The events after which a closure condition may have become true: money was paid,
-# released or given back, or more was approved.
-_CLOSURE_CHECKED_AFTER = (SubmissionsReviewed, SubmissionsExpired, BonusPaid, TaskFiguresChanged)
+# The events after which (with all that followed them) a closure condition may have become
+# true: money was paid, released or given back, or more was approved. A submission is one:
+# automatic acceptance or a rule may approve it at once.
+_CLOSURE_CHECKED_AFTER = (
+    SubmissionSubmitted,
+    SubmissionsReviewed,
+    SubmissionsExpired,
+    BonusPaid,
+    TaskFiguresChanged,
+    SubmissionAudited,
+)
 
 
 class AutomaticClosure(Handler):
     """Closes a task the moment a closure condition holds, in the transaction that made it
-    hold (after the rules, so that a top-up they make may keep the task open)."""
+    hold: once the event the use case raised, and everything that followed it (the rules'
+    actions, automatic acceptance), has been handled. So every bonus the rules pay comes
+    from the task's remaining budget, and a top-up they make may keep the task open."""
 
     async def handle(self, work: UnitOfWork, event: DomainEvent) -> None:
-        if not isinstance(event, _CLOSURE_CHECKED_AFTER):
+        if work.depth > 1 or not isinstance(event, _CLOSURE_CHECKED_AFTER):
             return
         if isinstance(event, SubmissionsReviewed) and event.state is S.REVISION_REQUESTED:
             return
