@@ -20,11 +20,11 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import s2_approvals, s5_trivial_query
+from bench import s2_approvals, s4_bulk_review, s5_trivial_query
 from bench.database import fresh_database, server_env
 from bench.harness import Figure, table
 
-SCENARIOS = {"S2": s2_approvals, "S5": s5_trivial_query}
+SCENARIOS = {"S2": s2_approvals, "S4": s4_bulk_review, "S5": s5_trivial_query}
 
 
 async def main(argv: list[str]) -> int:

@@ -150,28 +150,34 @@ async def _write(
     )
 
 
-async def enqueue_submission_events(event_type: str, submission_ids: Iterable[int]) -> None:
-    """Write one event per submission; call inside the transaction that changed them."""
+async def enqueue_submission_events(
+    event_type: str, task_id: int, submission_ids: Iterable[int]
+) -> None:
+    """Write one event per submission of the task; call inside the transaction that changed
+    them. Without a callback URL (the task's, else the account's) nothing is read or written
+    beyond the task and its account."""
     ids = list(submission_ids)
     if not ids:
         return
-    rows = await Submission.filter(id__in=ids).order_by("id")
-    tasks = {t.id: t for t in await Task.filter(id__in={s.task_id for s in rows})}
-    accounts = {
-        a.id: a for a in await Account.filter(id__in={t.account_id for t in tasks.values()})
-    }
-    by_url: dict[tuple[int, str], list[tuple[str, int, int | None, dict[str, Any]]]] = {}
-    for submission in rows:
-        task = tasks[submission.task_id]
-        account = accounts[task.account_id]
-        url = task.callback_url or account.callback_url
-        if url:
-            body = submission_body(submission, task, account.currency)
-            by_url.setdefault((account.id, url), []).append(
-                (event_type, task.id, submission.id, body)
+    task = await Task.get(id=task_id)
+    account = await Account.get(id=task.account_id)
+    url = task.callback_url or account.callback_url
+    if not url:
+        return
+    rows = await Submission.filter(id__in=ids, task_id=task_id).order_by("id")
+    await _write(
+        account,
+        url,
+        [
+            (
+                event_type,
+                task.id,
+                submission.id,
+                submission_body(submission, task, account.currency),
             )
-    for (account_id, url), events in by_url.items():
-        await _write(accounts[account_id], url, events)
+            for submission in rows
+        ],
+    )
 
 
 async def enqueue_task_event(event_type: str, task_id: int) -> None:
@@ -193,12 +199,12 @@ class CallbackOutbox(Handler):
 
     async def handle(self, work: UnitOfWork, event: DomainEvent) -> None:
         match event:
-            case SubmissionSubmitted(submission_id=submission_id):
-                await enqueue_submission_events(SUBMISSION_SUBMITTED, [submission_id])
-            case SubmissionsReviewed(submissions=reviewed):
+            case SubmissionSubmitted(task_id=task_id, submission_id=submission_id):
+                await enqueue_submission_events(SUBMISSION_SUBMITTED, task_id, [submission_id])
+            case SubmissionsReviewed(task_id=task_id, submissions=reviewed):
                 ids = [item.submission_id for item in reviewed]
-                await enqueue_submission_events(SUBMISSION_REVIEWED, ids)
-            case SubmissionAudited(submission_id=submission_id):
-                await enqueue_submission_events(SUBMISSION_AUDITED, [submission_id])
+                await enqueue_submission_events(SUBMISSION_REVIEWED, task_id, ids)
+            case SubmissionAudited(task_id=task_id, submission_id=submission_id):
+                await enqueue_submission_events(SUBMISSION_AUDITED, task_id, [submission_id])
             case TaskStatusChanged(task_id=task_id, change=TaskChange.CLOSED):
                 await enqueue_task_event(TASK_CLOSED, task_id)

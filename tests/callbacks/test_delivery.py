@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
-from gql_server.models import OutboxEvent, Task, WebhookDelivery, WebhookEndpoint
+from gql_server.models import OutboxEvent, Submission, Task, WebhookDelivery, WebhookEndpoint
 from gql_server.models.enums import OutboxStatus
 from gql_server.services import callbacks, outbox, submissions
 from gql_server.services.callbacks import CallbackSender
@@ -114,7 +114,10 @@ async def test_a_rolled_back_transaction_sends_nothing(httpserver: HTTPServer) -
     before = await OutboxEvent.all().count()
     with pytest.raises(RuntimeError):
         async with unit_of_work():
-            await outbox.enqueue_submission_events(outbox.SUBMISSION_AUDITED, [submission_id])
+            task_id = (await Submission.get(id=submission_id)).task_id
+            await outbox.enqueue_submission_events(
+                outbox.SUBMISSION_AUDITED, task_id, [submission_id]
+            )
             raise RuntimeError("the use case failed after writing its event")
     assert await OutboxEvent.all().count() == before
     await sender().deliver_due()
