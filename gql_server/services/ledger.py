@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from tortoise.expressions import F
 from tortoise.functions import Sum
 
+from gql_server import clock
 from gql_server.models import Account, LedgerEntry, Task
+from gql_server.models.bulk import insert_rows
 from gql_server.models.enums import ActorKind, LedgerBucket, LedgerReason
 from gql_server.services.errors import ErrorCode, UseCaseError
 
@@ -35,6 +37,13 @@ MOVEMENTS: dict[LedgerReason, tuple[LedgerBucket, LedgerBucket]] = {
     LedgerReason.BONUS: (LedgerBucket.TASK_REMAINING, LedgerBucket.TASK_SPENT),
     LedgerReason.PARTIAL_PAYMENT: (LedgerBucket.TASK_REMAINING, LedgerBucket.TASK_SPENT),
 }
+
+
+_LEDGER_COLUMNS = (
+    *("account_id", "task_id", "submission_id", "worker_id", "from_bucket", "to_bucket"),
+    *("amount_minor", "reason", "actor_kind", "actor_member_id", "idempotency_key"),
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -192,24 +201,18 @@ async def move_many(
             await Account.filter(id=account_id).update(balance_minor=F("balance_minor") + total)
         if not await Task.filter(id=task_id, **{f"{column}__gte": total}).update(**changes):
             raise _insufficient(source)
-    await LedgerEntry.bulk_create(
+    now = clock.now()
+    await insert_rows(
+        "ledger_entry",
+        _LEDGER_COLUMNS,
         [
-            LedgerEntry(
-                account_id=item.account_id,
-                task_id=item.task_id,
-                submission_id=item.submission_id,
-                worker_id=item.worker_id,
-                from_bucket=source,
-                to_bucket=target,
-                amount_minor=item.amount_minor,
-                reason=reason,
-                actor_kind=actor.kind,
-                actor_member_id=actor.member_id,
-                idempotency_key=idempotency_key,
+            (
+                *(item.account_id, item.task_id, item.submission_id, item.worker_id, source),
+                *(target, item.amount_minor, reason, actor.kind, actor.member_id),
+                *(idempotency_key, now),
             )
             for item in items
         ],
-        batch_size=1000,
     )
 
 

@@ -25,6 +25,7 @@ from tortoise.expressions import F
 
 from gql_server import clock
 from gql_server.models import Dispute, Review, Submission, Task
+from gql_server.models.bulk import insert_rows
 from gql_server.models.enums import (
     AcceptanceMode,
     ActorKind,
@@ -70,6 +71,10 @@ _REVIEW_ROW = {
     (S.SUBMITTED, S.REJECTED): ReviewDecision.REJECTED,
     (S.DISPUTED, S.APPROVED): ReviewDecision.APPROVED,
 }
+_REVIEW_COLUMNS = (
+    *("submission_id", "decision", "feedback", "actor_kind", "member_id", "rule_id"),
+    "created_at",
+)
 # The states a review moves work into: paid, rejected, or partly paid after a dispute.
 _PAY_DECISIONS = frozenset({S.APPROVED, S.REJECTED, S.PARTIALLY_PAID})
 # How the budget streams name a first decision's money (a dispute's is DISPUTE_RESOLVED).
@@ -243,20 +248,17 @@ async def review(
     now = clock.now()
     row_decision = _REVIEW_ROW.get((decision.source, decision.target))
     if row_decision is not None:
-        await Review.bulk_create(
+        actor = decision.actor
+        await insert_rows(
+            "review",
+            _REVIEW_COLUMNS,
             [
-                Review(
-                    submission_id=row.submission_id,
-                    decision=row_decision,
-                    feedback=decision.feedback,
-                    actor_kind=decision.actor.kind,
-                    member_id=decision.actor.member_id,
-                    rule_id=decision.rule_id,
-                    created_at=now,
+                (
+                    *(row.submission_id, row_decision, decision.feedback, actor.kind),
+                    *(actor.member_id, decision.rule_id, now),
                 )
                 for row in rows
             ],
-            batch_size=1000,
         )
     by_task: dict[int, list[_Taken]] = defaultdict(list)
     for row in rows:
