@@ -40,9 +40,10 @@ MOVEMENTS: dict[LedgerReason, tuple[LedgerBucket, LedgerBucket]] = {
 
 
 _LEDGER_COLUMNS = (
-    *("account_id", "task_id", "submission_id", "worker_id", "from_bucket", "to_bucket"),
-    *("amount_minor", "reason", "actor_kind", "actor_member_id", "idempotency_key"),
-    "created_at",
+    *(("account_id", "bigint"), ("task_id", "bigint"), ("submission_id", "bigint")),
+    *(("worker_id", "bigint"), ("from_bucket", "text"), ("to_bucket", "text")),
+    *(("amount_minor", "bigint"), ("reason", "text"), ("actor_kind", "text")),
+    *(("actor_member_id", "bigint"), ("idempotency_key", "text"), ("created_at", "timestamptz")),
 )
 
 

@@ -72,8 +72,9 @@ _REVIEW_ROW = {
     (S.DISPUTED, S.APPROVED): ReviewDecision.APPROVED,
 }
 _REVIEW_COLUMNS = (
-    *("submission_id", "decision", "feedback", "actor_kind", "member_id", "rule_id"),
-    "created_at",
+    *(("submission_id", "bigint"), ("decision", "text"), ("feedback", "text")),
+    *(("actor_kind", "text"), ("member_id", "bigint"), ("rule_id", "bigint")),
+    ("created_at", "timestamptz"),
 )
 # The states a review moves work into: paid, rejected, or partly paid after a dispute.
 _PAY_DECISIONS = frozenset({S.APPROVED, S.REJECTED, S.PARTIALLY_PAID})
