@@ -53,7 +53,12 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             # Authenticated from connection_init, in on_ws_connect.
             return Context(principal=None)
-        return Context(principal=await principal_from_header(request.headers.get("authorization")))
+        token = bearer_token(request.headers.get("authorization"))
+        caller = await api_keys.identify(token) if token else None
+        context = Context(principal=caller.principal if caller else None)
+        if caller is not None and caller.member is not None:
+            context.loaders.member.prime(caller.member.id, caller.member)
+        return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}

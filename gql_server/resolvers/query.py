@@ -37,7 +37,8 @@ class Query:
         if isinstance(principal, WorkerPrincipal):
             return Worker.from_model(await info.context.loaders.worker.load(principal.worker_id))
         assert isinstance(principal, MemberPrincipal)
-        return Member.from_model(await models.Member.get(id=principal.member_id))
+        # Read with the caller's key (app.get_context primes the loader with it).
+        return Member.from_model(await info.context.loaders.member.load(principal.member_id))
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from gql_server.models import ApiKey, Member, Worker
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
@@ -33,8 +34,17 @@ async def issue_key(
     return plain
 
 
-async def authenticate(plain: str) -> Principal | None:
-    """The principal a bearer key stands for, or None for an unknown or revoked key."""
+@dataclass(frozen=True)
+class Caller:
+    """Who a key stands for, with the member's row when it is a member's (read with the key,
+    so a request about the caller need not read it again)."""
+
+    principal: Principal
+    member: Member | None = None
+
+
+async def identify(plain: str) -> Caller | None:
+    """The caller a bearer key stands for, or None for an unknown or revoked key."""
     if not plain.startswith(KEY_PREFIX) or len(plain) > 200:
         return None
     key = (
@@ -45,10 +55,17 @@ async def authenticate(plain: str) -> Principal | None:
     if key is None:
         return None
     if key.member is not None:
-        return MemberPrincipal(
+        principal = MemberPrincipal(
             member_id=key.member.id,
             account_id=key.member.account_id,
             role=key.member.role,
             api_key_id=key.id,
         )
-    return WorkerPrincipal(worker_id=key.worker_id, api_key_id=key.id)
+        return Caller(principal, key.member)
+    return Caller(WorkerPrincipal(worker_id=key.worker_id, api_key_id=key.id))
+
+
+async def authenticate(plain: str) -> Principal | None:
+    """The principal a bearer key stands for, or None for an unknown or revoked key."""
+    caller = await identify(plain)
+    return caller.principal if caller else None
