@@ -20,11 +20,16 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import s2_approvals, s4_bulk_review, s5_trivial_query
+from bench import s1_queue_page, s2_approvals, s4_bulk_review, s5_trivial_query
 from bench.database import fresh_database, server_env
 from bench.harness import Figure, table
 
-SCENARIOS = {"S2": s2_approvals, "S4": s4_bulk_review, "S5": s5_trivial_query}
+SCENARIOS = {
+    "S1": s1_queue_page,
+    "S2": s2_approvals,
+    "S4": s4_bulk_review,
+    "S5": s5_trivial_query,
+}
 
 
 async def main(argv: list[str]) -> int:

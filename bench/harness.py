@@ -73,14 +73,14 @@ def product_server(env: dict[str, str]) -> Iterator[str]:
     )
 
 
-def uvicorn_app(target: str) -> Iterator[str]:
+def uvicorn_app(target: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """A baseline ASGI app (`module:app`) under uvicorn, served like the product."""
     return serving(
         [
             *(sys.executable, "-m", "uvicorn", target, "--port", "$PORT"),
             *("--log-level", "warning", "--no-access-log"),
         ],
-        {},
+        env or {},
         "/graphql?query=%7B__typename%7D",
     )
 

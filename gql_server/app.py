@@ -58,6 +58,7 @@ class GraphQLApp(GraphQL[Context, None]):
         context = Context(principal=caller.principal if caller else None)
         if caller is not None and caller.member is not None:
             context.loaders.member.prime(caller.member.id, caller.member)
+            context.loaders.account.prime(caller.member.account_id, caller.member.account)
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

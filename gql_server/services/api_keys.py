@@ -36,8 +36,8 @@ async def issue_key(
 
 @dataclass(frozen=True)
 class Caller:
-    """Who a key stands for, with the member's row when it is a member's (read with the key,
-    so a request about the caller need not read it again)."""
+    """Who a key stands for, with the member's row (and its account's) when it is a member's:
+    read with the key, so a request about the caller need not read them again."""
 
     principal: Principal
     member: Member | None = None
@@ -49,7 +49,7 @@ async def identify(plain: str) -> Caller | None:
         return None
     key = (
         await ApiKey.filter(key_hash=hash_key(plain), revoked_at=None)
-        .select_related("member")
+        .select_related("member__account")
         .first()
     )
     if key is None:

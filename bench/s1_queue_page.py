@@ -1,0 +1,90 @@
+"""S1, a queue page: `reviewQueue(first: 50)` with each submission's task and worker (about
+ten fields a node) over 10,000 pending submissions, from 8 clients, beside bare graphql-core
+executing the same query over the same 50 rows held in memory, served the same way. Also
+counts the SQL statements one page costs (Tortoise's statement log, in-process)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from bench import data
+from bench.harness import Figure, closed_loop, product_server, uvicorn_app
+from gql_server.settings import Settings
+
+PAGE = """{ reviewQueue(first: 50) { edges { cursor node { id state submittedAt
+  response { name value } reward { amount currency }
+  task { id title reward { amount currency } } worker { id country } } }
+  pageInfo { hasNextPage endCursor } } }"""
+
+
+class _Statements(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+async def _statements_per_page(settings: Settings, key: str) -> int:
+    from gql_server.app import create_app
+
+    app = create_app(settings, manage_database=False)
+    statements = _Statements()
+    log = logging.getLogger("tortoise.db_client")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http,
+    ):
+        headers = {"Authorization": f"Bearer {key}"}
+        await http.post("/graphql", json={"query": PAGE}, headers=headers)
+        log.setLevel(logging.DEBUG)
+        log.addHandler(statements)
+        try:
+            await http.post("/graphql", json={"query": PAGE}, headers=headers)
+        finally:
+            log.removeHandler(statements)
+            log.setLevel(logging.NOTSET)
+    return statements.count
+
+
+async def run(
+    settings: Settings, env: dict[str, str], rounds: int, seconds: float, clients: int
+) -> list[Figure]:
+    size = 10_000 if seconds >= 1 else 100
+    principal, key = await data.funded_requester()
+    await data.task_with_submitted(principal, size, await data.workers(100))
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    body = json.dumps({"query": PAGE})
+    figure = Figure(
+        "S1", f"queue page of 50 over {size:,} pending", "ms", False, baseline_name="graphql-core"
+    )
+    pages = max(1, clients // 2)
+
+    async def page(http: httpx.AsyncClient) -> None:
+        response = await http.post("/graphql", content=body, headers=headers)
+        answer = response.json()
+        assert not answer.get("errors") and len(answer["data"]["reviewQueue"]["edges"]) == 50
+
+    with tempfile.TemporaryDirectory() as folder:
+        rows_file = Path(folder) / "rows.json"
+        with product_server(env) as product:
+            async with httpx.AsyncClient(base_url=product, timeout=60) as http:
+                answer = (await http.post("/graphql", content=body, headers=headers)).json()
+            edges = answer["data"]["reviewQueue"]["edges"]
+            rows_file.write_text(json.dumps([{**e["node"], "cursor": e["cursor"]} for e in edges]))
+            with uvicorn_app(
+                "bench.baselines.queue_graphql_core:app", {"BENCH_QUEUE_ROWS": str(rows_file)}
+            ) as bare:
+                for _ in range(rounds):
+                    mine = await closed_loop(pages, seconds, page, product)
+                    theirs = await closed_loop(pages, seconds, page, bare)
+                    figure.product.append(mine.percentile(0.5) * 1000)
+                    figure.baseline.append(theirs.percentile(0.5) * 1000)
+    print(f"S1: {await _statements_per_page(settings, key)} SQL statements per page")
+    return [figure]
