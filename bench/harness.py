@@ -9,6 +9,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -31,10 +32,20 @@ def free_port() -> int:
 def serving(command: list[str], env: dict[str, str], health: str) -> Iterator[str]:
     """Run `command` (which serves on $PORT) until the block ends; yield its base URL."""
     port = free_port()
+    # A folder of its own, so that nothing a server writes beside it (the embedded
+    # default's demo key file) lands in the checkout; the code comes from the checkout.
+    workdir = tempfile.TemporaryDirectory(prefix="gqs-bench-")
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     process = subprocess.Popen(
         [part.replace("$PORT", str(port)) for part in command],
-        cwd=ROOT,
-        env={**os.environ, **env, "GQL_PORT": str(port), "GQL_HOST": "127.0.0.1"},
+        cwd=workdir.name,
+        env={
+            **os.environ,
+            **env,
+            "PYTHONPATH": path,
+            "GQL_PORT": str(port),
+            "GQL_HOST": "127.0.0.1",
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -62,6 +73,7 @@ def serving(command: list[str], env: dict[str, str], health: str) -> Iterator[st
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        workdir.cleanup()
 
 
 def product_server(env: dict[str, str]) -> Iterator[str]:

@@ -15,6 +15,10 @@ from tests import REPO_ROOT
 
 
 def test_the_benchmark_smoke_pass_runs_and_prints_its_table() -> None:
+    # The servers it starts write nothing into the checkout (a demo key file there would
+    # make `make run` print a key its own database does not know).
+    key_file = REPO_ROOT / "var" / "demo-api-key.txt"
+    before = key_file.read_text() if key_file.exists() else None
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke"],
         cwd=REPO_ROOT,
@@ -24,6 +28,7 @@ def test_the_benchmark_smoke_pass_runs_and_prints_its_table() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert (key_file.read_text() if key_file.exists() else None) == before
     assert "| S1 | queue page" in result.stdout and "| S5 | trivial query" in result.stdout
     postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
     for concurrent in ("| S2 | approvals/s", "| S4 | bulk review"):
