@@ -103,6 +103,10 @@ class Worker:
         return to_global_id("Worker", self.id)
 
 
+# What the requesters of the submission tests (and a few others) start with: 100.00.
+FUNDED = 10_000
+
+
 async def new_requester(
     *, fund_minor: int = 100_000, timezone: str = "UTC", project: bool = True
 ) -> Requester:

@@ -18,6 +18,7 @@ from gql_server.services.review import approve_submission
 from gql_server.services.submissions import submit_submission
 from gql_server.settings import Settings
 from tests.factories import (
+    FUNDED,
     Requester,
     answer,
     assert_ledger_consistent,
@@ -31,7 +32,6 @@ from tests.factories import (
 pytestmark = pytest.mark.usefixtures("database")
 
 S = SubmissionState
-FUNDED = 10_000  # every requester here starts with 100.00
 
 
 @pytest_asyncio.fixture

@@ -4,15 +4,14 @@ right after a closed task gave back its remaining budget."""
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from gql_server.models import Review, Submission, Task
 from gql_server.models.enums import ReviewDecision, SubmissionState
 from gql_server.services.errors import ErrorCode
 from gql_server.services.review import approve_submission, bulk_review
 from gql_server.services.task_lifecycle import close_task
-from gql_server.settings import Settings
 from tests.factories import (
+    FUNDED,
     Requester,
     api_open_task,
     assert_ledger_consistent,
@@ -30,13 +29,6 @@ from tests.graphql_client import Api
 pytestmark = pytest.mark.usefixtures("database")
 
 S = SubmissionState
-FUNDED = 10_000  # every requester here starts with 100.00
-
-
-@pytest_asyncio.fixture
-async def requester(database: Settings) -> Requester:
-    """The account of the test, funded with FUNDED only (not the default 1000.00)."""
-    return await new_requester(fund_minor=FUNDED)
 
 
 async def test_bulk_approval_reports_each_item_in_input_order(requester: Requester) -> None:

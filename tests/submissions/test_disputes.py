@@ -4,22 +4,20 @@ and never more than the reward."""
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from gql_server.models import Dispute, Submission, Task
 from gql_server.models.enums import DisputeStatus, SubmissionState
 from gql_server.services.errors import ErrorCode
 from gql_server.services.review import approve_submission, reject_submission, resolve_dispute
 from gql_server.services.submissions import dispute_rejection
-from gql_server.settings import Settings
 from tests.factories import (
+    FUNDED,
     Requester,
     Worker,
     assert_ledger_consistent,
     balance,
     expect_unchanged,
     figures,
-    new_requester,
     new_submitted,
     new_task,
     new_worker,
@@ -28,13 +26,6 @@ from tests.factories import (
 pytestmark = pytest.mark.usefixtures("database")
 
 S = SubmissionState
-FUNDED = 10_000  # every requester here starts with 100.00
-
-
-@pytest_asyncio.fixture
-async def requester(database: Settings) -> Requester:
-    """The account of the test, funded with FUNDED only (not the default 1000.00)."""
-    return await new_requester(fund_minor=FUNDED)
 
 
 @pytest.mark.parametrize(

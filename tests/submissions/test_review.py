@@ -4,7 +4,6 @@ what cannot be reviewed, feedback, bonuses; after each step the figures equal th
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from gql_server.models import LedgerEntry, Review, Submission, Task
 from gql_server.models.enums import (
@@ -23,8 +22,8 @@ from gql_server.services.review import (
     resolve_dispute,
 )
 from gql_server.services.submissions import dispute_rejection, start_submission, submit_submission
-from gql_server.settings import Settings
 from tests.factories import (
+    FUNDED,
     Requester,
     Worker,
     answer,
@@ -32,7 +31,6 @@ from tests.factories import (
     balance,
     expect_unchanged,
     figures,
-    new_requester,
     new_started,
     new_submitted,
     new_task,
@@ -42,13 +40,6 @@ from tests.factories import (
 pytestmark = pytest.mark.usefixtures("database")
 
 S = SubmissionState
-FUNDED = 10_000  # every requester here starts with 100.00
-
-
-@pytest_asyncio.fixture
-async def requester(database: Settings) -> Requester:
-    """The account of the test, funded with FUNDED only (not the default 1000.00)."""
-    return await new_requester(fund_minor=FUNDED)
 
 
 # --- allowed transitions ------------------------------------------------------------------

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import pytest_asyncio
 
 from gql_server.models import Restriction, Task
 from gql_server.models.enums import (
@@ -19,8 +18,8 @@ from gql_server.models.enums import (
 from gql_server.services.errors import ErrorCode
 from gql_server.services.submissions import start_submission, submit_submission
 from gql_server.services.task_lifecycle import close_task, pause_task
-from gql_server.settings import Settings
 from tests.factories import (
+    FUNDED,
     Requester,
     Worker,
     answer,
@@ -36,14 +35,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.usefixtures("database")
-
-FUNDED = 10_000  # every requester here starts with 100.00
-
-
-@pytest_asyncio.fixture
-async def requester(database: Settings) -> Requester:
-    """The account of the test, funded with FUNDED only (not the default 1000.00)."""
-    return await new_requester(fund_minor=FUNDED)
 
 
 async def test_a_closed_or_paused_task_cannot_be_started(requester: Requester) -> None:

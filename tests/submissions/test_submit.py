@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import pytest_asyncio
 
 from gql_server.models import Task
 from gql_server.services.errors import ErrorCode
 from gql_server.services.review import approve_submission, reject_submission
 from gql_server.services.submissions import dispute_rejection, start_submission, submit_submission
-from gql_server.settings import Settings
 from tests.factories import (
+    FUNDED,
     Requester,
     Worker,
     answer,
@@ -27,14 +26,6 @@ from tests.factories import (
 from tests.graphql_client import Api
 
 pytestmark = pytest.mark.usefixtures("database")
-
-FUNDED = 10_000  # every requester here starts with 100.00
-
-
-@pytest_asyncio.fixture
-async def requester(database: Settings) -> Requester:
-    """The account of the test, funded with FUNDED only (not the default 1000.00)."""
-    return await new_requester(fund_minor=FUNDED)
 
 
 async def test_submitting_after_the_time_limit_before_the_sweep_is_refused() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import pytest_asyncio
 
 from gql_server.clock import FrozenClock
 from gql_server.models import LedgerEntry, Review, Submission, Task, TaskWorkerCounter
@@ -32,8 +31,8 @@ from gql_server.services.review import (
 )
 from gql_server.services.submissions import expire_started, start_submission, submit_submission
 from gql_server.services.task_lifecycle import close_expired_tasks, close_task
-from gql_server.settings import Settings
 from tests.factories import (
+    FUNDED,
     Requester,
     answer,
     assert_ledger_consistent,
@@ -50,13 +49,6 @@ from tests.factories import (
 pytestmark = pytest.mark.usefixtures("database")
 
 S = SubmissionState
-FUNDED = 10_000
-
-
-@pytest_asyncio.fixture
-async def requester(database: Settings) -> Requester:
-    """The account of the test, funded with FUNDED only (not the default 1000.00)."""
-    return await new_requester(fund_minor=FUNDED)
 
 
 async def test_closes_when_it_expires(frozen: FrozenClock, requester: Requester) -> None:

@@ -23,6 +23,7 @@ from gql_server.services.task_lifecycle import close_task
 from gql_server.settings import Settings
 from tests.factories import (
     FIGURES,
+    FUNDED,
     Requester,
     Worker,
     api_open_task,
@@ -41,7 +42,6 @@ from tests.graphql_client import Api
 pytestmark = pytest.mark.usefixtures("database")
 
 S = SubmissionState
-FUNDED = 10_000
 
 
 @pytest_asyncio.fixture
