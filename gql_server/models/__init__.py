@@ -6,7 +6,7 @@ from gql_server.models.callbacks import OutboxEvent, WebhookDelivery, WebhookEnd
 from gql_server.models.ledger import IdempotencyRecord, LedgerEntry
 from gql_server.models.projects import Batch, Project, Template
 from gql_server.models.quality import Restriction, Rule, RuleFiring, Skill, SkillValue, WorkerSkill
-from gql_server.models.streams import StreamEvent
+from gql_server.models.streams import StreamChange, StreamEvent
 from gql_server.models.submissions import Dispute, Review, Submission
 from gql_server.models.tasks import Task, TaskDayCounter, TaskRating, TaskView, TaskWorkerCounter
 from gql_server.models.workers import Worker
@@ -29,6 +29,7 @@ __all__ = [
     "RuleFiring",
     "Skill",
     "SkillValue",
+    "StreamChange",
     "StreamEvent",
     "Submission",
     "Task",

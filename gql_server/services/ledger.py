@@ -176,25 +176,35 @@ class BulkItem:
 
 
 async def move_many(
-    reason: LedgerReason, items: list[BulkItem], actor: Actor, idempotency_key: str | None = None
+    reason: LedgerReason,
+    items: list[BulkItem],
+    actor: Actor,
+    idempotency_key: str | None = None,
+    *,
+    counted_in: str | None = None,
 ) -> None:
     """The same movement for many submissions: one guarded update per task, one insert.
 
     Only task-internal movements and returns to the account are allowed here; a task
     whose guard fails raises, rolling the whole operation back (it cannot happen for
-    rewards that were committed, which is what bulk reviews move).
+    rewards that were committed, which is what bulk reviews move). `counted_in` names a
+    counter column of the task that grows by the number of its items in the same update
+    (the approvals a review counts), so that the task row is written once.
     """
     source, target = MOVEMENTS[reason]
     if source not in _TASK_COLUMNS:
         raise ValueError(f"{reason} cannot be applied in bulk")
     totals: dict[tuple[int, int], int] = {}
+    counts: dict[tuple[int, int], int] = {}
     for item in items:
-        totals[(item.account_id, item.task_id)] = (
-            totals.get((item.account_id, item.task_id), 0) + item.amount_minor
-        )
+        scope = (item.account_id, item.task_id)
+        totals[scope] = totals.get(scope, 0) + item.amount_minor
+        counts[scope] = counts.get(scope, 0) + 1
     for (account_id, task_id), total in totals.items():
         column = _TASK_COLUMNS[source]
         changes: dict[str, object] = {column: F(column) - total, "version": F("version") + 1}
+        if counted_in is not None:
+            changes[counted_in] = F(counted_in) + counts[(account_id, task_id)]
         if target in _TASK_COLUMNS:
             changes[_TASK_COLUMNS[target]] = F(_TASK_COLUMNS[target]) + total
         else:

@@ -150,20 +150,25 @@ async def _write(
     )
 
 
+async def _callback_url(task_id: int) -> str | None:
+    """Where the task's callbacks go (its own URL, else its account's), in one query."""
+    own, account = (
+        await Task.filter(id=task_id).values_list("callback_url", "account__callback_url")
+    )[0]
+    return str(own or account) if own or account else None
+
+
 async def enqueue_submission_events(
     event_type: str, task_id: int, submission_ids: Iterable[int]
 ) -> None:
     """Write one event per submission of the task; call inside the transaction that changed
     them. Without a callback URL (the task's, else the account's) nothing is read or written
-    beyond the task and its account."""
+    beyond that URL (one query)."""
     ids = list(submission_ids)
-    if not ids:
+    if not ids or not (url := await _callback_url(task_id)):
         return
     task = await Task.get(id=task_id)
     account = await Account.get(id=task.account_id)
-    url = task.callback_url or account.callback_url
-    if not url:
-        return
     rows = await Submission.filter(id__in=ids, task_id=task_id).order_by("id")
     await _write(
         account,
@@ -182,10 +187,9 @@ async def enqueue_submission_events(
 
 async def enqueue_task_event(event_type: str, task_id: int) -> None:
     """Write one event about a task; call inside the transaction that changed it."""
-    task = await Task.get(id=task_id)
-    account = await Account.get(id=task.account_id)
-    url = task.callback_url or account.callback_url
-    if url:
+    if url := await _callback_url(task_id):
+        task = await Task.get(id=task_id)
+        account = await Account.get(id=task.account_id)
         await _write(account, url, [(event_type, task.id, None, task_body(task, account.currency))])
 
 

@@ -38,7 +38,7 @@ from gql_server.models.enums import (
 )
 from gql_server.models.vocabulary import PAID_STATES
 from gql_server.services import ledger, slots
-from gql_server.services.errors import ErrorCode, FieldError, UseCaseError
+from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.events import (
     BonusPaid,
     DomainEvent,
@@ -193,7 +193,15 @@ async def _take(account_id: int, ids: Sequence[int], decision: Decision) -> list
     return taken
 
 
-async def _move_money(account_id: int, decision: Decision, task: Task, rows: list[_Taken]) -> None:
+def _reads_task(decision: Decision) -> bool:
+    """Whether moving the decision's money depends on the task (closed or not, its
+    remaining budget, whether rejected slots reopen): all but a first approval."""
+    return decision.target is not S.APPROVED or decision.from_dispute
+
+
+async def _move_money(
+    account_id: int, decision: Decision, task: Task | None, rows: list[_Taken]
+) -> None:
     key = decision.idempotency_key
     actor = decision.actor
 
@@ -204,12 +212,14 @@ async def _move_money(account_id: int, decision: Decision, task: Task, rows: lis
             if amount_of(r)
         ]
 
+    if decision.target is S.APPROVED and not decision.from_dispute:
+        paid = items(lambda r: r.reward_minor)
+        await ledger.move_many(LedgerReason.PAY, paid, actor, key, counted_in="approved_count")
+        return
+    assert task is not None, "only a first approval moves money without its task"
     closed = task.status == TaskStatus.CLOSED
     if not decision.from_dispute:
-        if decision.target is S.APPROVED:
-            await ledger.move_many(LedgerReason.PAY, items(lambda r: r.reward_minor), actor, key)
-        else:
-            await ledger.release_rewards(items(lambda r: r.reward_minor), closed, actor, key)
+        await ledger.release_rewards(items(lambda r: r.reward_minor), closed, actor, key)
         return
     paying = items(lambda r: r.paid_minor)
     if not paying:
@@ -264,17 +274,22 @@ async def review(
     by_task: dict[int, list[_Taken]] = defaultdict(list)
     for row in rows:
         by_task[row.task_id].append(row)
-    tasks = {task.id: task for task in await Task.filter(id__in=list(by_task))}
+    tasks = (
+        {task.id: task for task in await Task.filter(id__in=list(by_task))}
+        if _reads_task(decision)
+        else {}
+    )
     figures = decision.figures or (
         FiguresChange.DISPUTE_RESOLVED if decision.from_dispute else _FIGURES[decision.target]
     )
     for task_id in sorted(by_task):
-        task, taken = tasks[task_id], by_task[task_id]
+        task, taken = tasks.get(task_id), by_task[task_id]
         await _move_money(account_id, decision, task, taken)
-        if decision.target is S.APPROVED:
+        if decision.from_dispute and decision.target is S.APPROVED:
             await Task.filter(id=task_id).update(approved_count=F("approved_count") + len(taken))
         if (
-            decision.target is S.REJECTED
+            task is not None
+            and decision.target is S.REJECTED
             and not decision.from_dispute
             and task.reopen_rejected_slots
         ):
@@ -306,9 +321,8 @@ async def _review_one(
     idem: IdempotencyKey | None,
 ) -> Submission:
     async def body(recorder: Recorder) -> Submission:
-        submission = await get_submission(principal.account_id, submission_id)
-        if submission.state != S.SUBMITTED:
-            raise invalid_transition(submission.state, target)
+        if submission_id is None:
+            raise not_found("Submission", "submission_id")
         decision = Decision(
             S.SUBMITTED,
             target,
@@ -318,10 +332,12 @@ async def _review_one(
         )
         async with unit_of_work() as work:
             await recorder.claim()
-            if not await review(work, principal.account_id, [submission.id], decision):
-                raise changed_meanwhile()
-            await recorder.complete({"submission_id": submission.id})
-        return await Submission.get(id=submission.id)
+            if not await review(work, principal.account_id, [submission_id], decision):
+                # Nothing moved, so nothing is written: say why, read only on this path.
+                submission = await get_submission(principal.account_id, submission_id)
+                raise invalid_transition(submission.state, target)
+            await recorder.complete({"submission_id": submission_id})
+        return await Submission.get(id=submission_id)
 
     return await once(idem, body, lambda stored: Submission.get(id=stored["submission_id"]))
 

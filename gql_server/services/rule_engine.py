@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
 
 from gql_server import clock
 from gql_server.models import LedgerEntry, Rule, RuleFiring, Skill, Submission, Task, WorkerSkill
@@ -154,14 +154,16 @@ class _Cascade:
     skills: dict[int, Skill | None] = field(default_factory=dict)
 
 
-async def _rules_of(cascade: _Cascade, task: Task) -> list[ActiveRule]:
-    if task.id not in cascade.rules:
+async def _rules_of(cascade: _Cascade, task_id: int) -> list[ActiveRule]:
+    if task_id not in cascade.rules:
+        # The task's project in a subquery: a task without rules costs one query.
+        project = Subquery(Task.filter(id=task_id).values("project_id"))
         rows = await Rule.filter(
-            Q(task_id=task.id) | Q(project_id=task.project_id), enabled=True
+            Q(task_id=task_id) | Q(project_id__in=project), enabled=True
         ).order_by("id")
         loaded = (load_active(row) for row in rows)
-        cascade.rules[task.id] = [rule for rule in loaded if rule is not None]
-    return cascade.rules[task.id]
+        cascade.rules[task_id] = [rule for rule in loaded if rule is not None]
+    return cascade.rules[task_id]
 
 
 async def run_rules(
@@ -183,12 +185,13 @@ async def run_rules(
     elif cascade.depth >= MAX_DEPTH:
         logger.warning("rule cascade deeper than %s stopped", MAX_DEPTH)
         return
-    if isinstance(task, int):
-        task = await Task.get(id=task)
     wanted = frozenset(events)
-    rules = [r for r in await _rules_of(cascade, task) if selected(r, wanted)]
+    task_id = task if isinstance(task, int) else task.id
+    rules = [r for r in await _rules_of(cascade, task_id) if selected(r, wanted)]
     if not rules:
         return
+    if isinstance(task, int):
+        task = await Task.get(id=task)
     cascade.depth += 1
     try:
         await _run(work, cascade, wanted, task, rules, dict(workers or {}))

@@ -8,27 +8,50 @@ One channel per stream (on Redis each is prefixed with `gqs:`):
 - `locks:task:<task id>`, `locks:batch:<batch id>`: audit leases (auditLocks)
 
 Use cases raise domain events; `changes_of` says what each changes on which stream, and
-the `StreamLog` handler gathers those changes in the unit of work. Just before it commits,
-`seal` turns the changes of each stream into one message: the stream's next version, its
-absolute state read right then, and what changed. Versions are allocated by inserting
-the message into `stream_event`, whose unique (stream, version) makes concurrent writers
-of one stream wait for each other, so versions follow commit order without gaps and each
-message's state includes every earlier version. The stored messages are what a
-subscription resumes from.
+the `StreamLog` handler gathers those changes in the unit of work and writes them, with
+one INSERT, into `stream_change` in the same transaction: a change is stored exactly when
+the work that made it commits, and writing it waits for nobody.
+
+Versions are given after commit, by a sequencing pass (`sequence`): in a short transaction
+of its own, holding one lock per stream (an advisory lock on PostgreSQL, the database's
+single writer on SQLite), it takes every stored change of its streams, and turns those of
+each stream into one message: the stream's next version, its absolute state read then,
+and what changed, in the order the changes were stored. Because a change is taken only
+after it committed, the state read under the lock includes every change the message lists
+and every earlier version's. Reviewers of one task thus never wait for each other's
+messages inside their transactions, and under load one pass covers the changes of many
+commits (one message instead of one per commit). A process runs one pass at a time and a
+request waits for the pass that covers its changes, so a use case's messages are stored
+and published when it returns; changes a crashed process left behind are sequenced by the
+background sweep (`sequence_stragglers`). The stored messages are what a subscription
+resumes from.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from tortoise.connection import get_connection
 from tortoise.functions import Max, Sum
+from tortoise.transactions import in_transaction
 
 from gql_server import clock
-from gql_server.models import Account, AuditLock, Batch, StreamEvent, Submission, Task
+from gql_server.models import (
+    Account,
+    AuditLock,
+    Batch,
+    StreamChange,
+    StreamEvent,
+    Submission,
+    Task,
+)
+from gql_server.models.bulk import insert_rows
 from gql_server.models.enums import FiguresChange, QueueChange, TaskChange
 from gql_server.models.vocabulary import PENDING_REVIEW_STATES, lock_held
 from gql_server.services.errors import ErrorCode, UseCaseError
@@ -197,8 +220,8 @@ def install_publisher(publisher: Publisher) -> Publisher:
 
 
 class StreamLog(Handler):
-    """Events become stream changes; before commit, one stored message per stream; after
-    commit, the messages are published."""
+    """Events become stream changes, stored in their transaction; after commit, a
+    sequencing pass gives them versions and publishes the messages."""
 
     async def handle(self, work: UnitOfWork, event: DomainEvent) -> None:
         work.gathered("stream_changes").extend(changes_of(event))
@@ -206,19 +229,29 @@ class StreamLog(Handler):
     async def before_commit(self, work: UnitOfWork) -> None:
         changes = work.gathered("stream_changes")
         if changes:
-            work.gathered("stream_messages").extend(await seal(changes))
+            now = clock.now()
+            await insert_rows(
+                "stream_change",
+                _CHANGE_COLUMNS,
+                [(channel, json.dumps(body), now) for channel, body in changes],
+            )
 
     async def after_commit(self, work: UnitOfWork) -> None:
-        for channel, message in work.gathered("stream_messages"):
-            try:
-                await _publisher.publish(Published(channel, message.to_json()))
-            except Exception as error:
-                # The change is committed and its message stored: subscribers see the
-                # version gap at their stream's next message and read what they missed from
-                # the log. The rest would most likely fail the same way, so the request
-                # does not wait.
-                logger.warning("publishing %s failed after commit: %r", channel, error)
-                break
+        changes = work.gathered("stream_changes")
+        if changes:
+            await _sequencer.sequence({channel for channel, _ in changes})
+
+
+async def _publish(messages: Sequence[tuple[str, StreamMessage]]) -> None:
+    for channel, message in messages:
+        try:
+            await _publisher.publish(Published(channel, message.to_json()))
+        except Exception as error:
+            # The message is stored: subscribers see the version gap at their stream's
+            # next message and read what they missed from the log. The rest would most
+            # likely fail the same way, so nobody waits for them.
+            logger.warning("publishing %s failed after commit: %r", channel, error)
+            break
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -274,21 +307,24 @@ async def _task_budget_state(task_id: int) -> dict[str, Any]:
     }
 
 
+_FIGURE_NAMES = ("budget", "committed", "spent", "remaining")
+
+
 async def _account_budget_state(account_id: int) -> dict[str, Any]:
-    account = await Account.get(id=account_id)
-    totals = (
-        await Task.filter(account_id=account_id)
+    (row,) = (
+        await Account.filter(id=account_id)
         .annotate(
-            budget=Sum("budget_minor"),
-            committed=Sum("committed_minor"),
-            spent=Sum("spent_minor"),
-            remaining=Sum("remaining_minor"),
+            budget=Sum("tasks__budget_minor"),
+            committed=Sum("tasks__committed_minor"),
+            spent=Sum("tasks__spent_minor"),
+            remaining=Sum("tasks__remaining_minor"),
         )
-        .values("budget", "committed", "spent", "remaining")
-    )[0]
+        .group_by("id", "balance_minor")
+        .values("balance_minor", "budget", "committed", "spent", "remaining")
+    )
     return {
-        "balance_minor": account.balance_minor,
-        **{f"{name}_minor": int(totals[name] or 0) for name in totals},
+        "balance_minor": row["balance_minor"],
+        **{f"{name}_minor": int(row[name] or 0) for name in _FIGURE_NAMES},
     }
 
 
@@ -359,60 +395,142 @@ def _kind_of(channel: str) -> tuple[_Kind, int]:
     return _KINDS[prefix], int(pk)
 
 
-# --- the log: allocation, snapshots, replay -------------------------------------------------
+# --- the log: sequencing, snapshots, replay -------------------------------------------------
+
+_CHANGE_COLUMNS = (("stream", "text"), ("payload", "jsonb"), ("created_at", "timestamptz"))
+_EVENT_COLUMNS = (
+    *(("stream", "text"), ("version", "bigint"), ("kind", "text")),
+    *(("payload", "jsonb"), ("created_at", "timestamptz")),
+)
+# The first key of the advisory locks that make one pass at a time sequence a stream (the
+# second is the stream's hash), so that they never collide with other advisory locks.
+_LOCK_CLASS = 0x6773
+# A change stored longer ago than this without a version was left by a process that died
+# between its commit and its pass; the background sweep sequences it.
+STRAGGLER_SECONDS = 5.0
 
 
-async def _allocate(channel: str) -> tuple[int, int]:
-    """Insert the stream's next version (row id, version); call inside the transaction.
+def _params(postgres: bool, count: int) -> list[str]:
+    return [f"${n}" for n in range(1, count + 1)] if postgres else ["?"] * count
 
-    On PostgreSQL a concurrent writer of the same stream makes the insert wait on the
-    unique index until that writer commits; the insert then does nothing and is retried
-    against the committed state, so versions are never skipped nor reused.
-    """
+
+async def _take_changes(channels: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Lock `channels` for this transaction and remove their stored changes; return them
+    by stream, in the order they were stored."""
     connection = get_connection("default")
     postgres = connection.capabilities.dialect == "postgres"
-    stream, created, again = ("$1", "$2", "$3") if postgres else ("?", "?", "?")
-    sql = (
-        'INSERT INTO "stream_event" ("stream", "version", "kind", "payload", "created_at") '
-        f"SELECT {stream}, COALESCE(MAX(\"version\"), 0) + 1, '', '{{}}', {created} "
-        f'FROM "stream_event" WHERE "stream" = {again} '
-        'ON CONFLICT ("stream", "version") DO NOTHING RETURNING "id", "version"'
-    )
-    values = [channel, clock.now(), channel]
-    # Each failed attempt means another writer committed the version meanwhile, so this
-    # ends as the writers ahead commit; the bound only stops a bug from spinning forever.
-    for _ in range(1000):
-        rows = await connection.execute_query_dict(sql, values)
-        if rows:
-            return int(rows[0]["id"]), int(rows[0]["version"])
-    raise RuntimeError(f"could not allocate a version of {channel}")
-
-
-async def seal(emitted: Sequence[Change]) -> list[tuple[str, StreamMessage]]:
-    """One message per stream for the changes of a unit of work; call before it commits."""
-    changes: dict[str, list[dict[str, Any]]] = {}
-    for channel, payload in emitted:
-        changes.setdefault(channel, []).append(payload)
-    # Streams are always taken in the same order, so two writers never wait on each other.
-    allocated = {channel: await _allocate(channel) for channel in sorted(changes)}
-    messages = []
-    for channel, emitted in changes.items():
-        kind, pk = _kind_of(channel)
-        row_id, version = allocated[channel]
-        listed = len(emitted) <= MAX_CHANGES
-        message = StreamMessage(
-            version=version,
-            snapshot=not listed,
-            state=await kind.read_state(pk),
-            changes=tuple({key: change.get(key) for key in kind.change_keys} for change in emitted)
-            if listed
-            else (),
+    if postgres:
+        # Locks in one order (by key) everywhere, so that two passes never deadlock; two
+        # streams whose hashes collide share a lock, which only costs some waiting.
+        await connection.execute_query(
+            f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, k) FROM "
+            "(SELECT DISTINCT hashtext(s) AS k FROM unnest($1::text[]) s ORDER BY k) AS keys",
+            [list(channels)],
         )
-        await StreamEvent.filter(id=row_id).update(kind=kind.name, payload=message.to_json())
-        if version % PRUNE_EVERY == 0:
-            await StreamEvent.filter(stream=channel, version__lte=version - KEEP_VERSIONS).delete()
-        messages.append((channel, message))
+        where, values = '"stream" = ANY($1::text[])', [list(channels)]
+    else:
+        where, values = f'"stream" IN ({", ".join(_params(False, len(channels)))})', list(channels)
+    rows = await connection.execute_query_dict(
+        f'DELETE FROM "stream_change" WHERE {where} RETURNING "id", "stream", "payload"', values
+    )
+    taken: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda row: int(row["id"])):
+        payload = row["payload"]
+        taken.setdefault(row["stream"], []).append(
+            json.loads(payload) if isinstance(payload, str) else payload
+        )
+    return taken
+
+
+async def _sequence_pass(channels: Sequence[str]) -> list[tuple[str, StreamMessage]]:
+    """One message per stream of `channels` that has stored changes, in one transaction."""
+    async with in_transaction():
+        taken = await _take_changes(sorted(channels))
+        if not taken:
+            return []
+        latest = await latest_versions(list(taken))
+        now = clock.now()
+        messages = []
+        for channel in sorted(taken):
+            emitted = taken[channel]
+            kind, pk = _kind_of(channel)
+            listed = len(emitted) <= MAX_CHANGES
+            messages.append(
+                (
+                    channel,
+                    StreamMessage(
+                        version=latest.get(channel, 0) + 1,
+                        snapshot=not listed,
+                        state=await kind.read_state(pk),
+                        changes=tuple(
+                            {key: change.get(key) for key in kind.change_keys} for change in emitted
+                        )
+                        if listed
+                        else (),
+                    ),
+                )
+            )
+        await insert_rows(
+            "stream_event",
+            _EVENT_COLUMNS,
+            [
+                (channel, m.version, _kind_of(channel)[0].name, json.dumps(m.to_json()), now)
+                for channel, m in messages
+            ],
+        )
+        for channel, message in messages:
+            if message.version % PRUNE_EVERY == 0:
+                await StreamEvent.filter(
+                    stream=channel, version__lte=message.version - KEEP_VERSIONS
+                ).delete()
     return messages
+
+
+class _Sequencer:
+    """This process's sequencing passes: one at a time, each covering every stream that
+    asked for one before it started (group commit)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._asked: set[str] = set()
+        self._started = 0
+
+    async def sequence(self, channels: set[str]) -> None:
+        """Return once a pass that started after this call has sequenced and published
+        `channels`' stored changes."""
+        self._asked |= channels
+        ticket = self._started
+        async with self._lock:
+            if self._started > ticket:
+                # A pass began after `channels` were asked for, took them, and is done.
+                return
+            self._started += 1
+            asked, self._asked = self._asked, set()
+            try:
+                messages = await _sequence_pass(sorted(asked))
+            except Exception:
+                # The changes stay stored: the next pass of these streams, or the sweep,
+                # sequences them. The work that made them is committed; it stands.
+                logger.exception("sequencing the changes of %s failed", sorted(asked))
+                return
+        await _publish(messages)
+
+
+_sequencer = _Sequencer()
+
+
+async def sequence_stragglers() -> int:
+    """Sequence the changes a process left without a version (it died after its commit);
+    return how many messages that made. A background sweep."""
+    stale = clock.now() - timedelta(seconds=STRAGGLER_SECONDS)
+    channels = (
+        await StreamChange.filter(created_at__lt=stale).distinct().values_list("stream", flat=True)
+    )
+    if not channels:
+        return 0
+    messages = await _sequence_pass(sorted(set(channels)))
+    await _publish(messages)
+    return len(messages)
 
 
 async def latest_version(channel: str) -> int:

@@ -1,17 +1,20 @@
-"""The versioned stream log, in-process: services write one message per stream and
-transaction before commit, with absolute state; nothing of a rolled-back transaction is
-stored or published; old messages are pruned."""
+"""The versioned stream log, in-process: the changes of a transaction are stored with it
+and turned after commit into one message per stream, with absolute state; nothing of a
+rolled-back transaction is stored or published; concurrent writers get consecutive
+versions, one message covering several commits where they overlap; changes a dead
+process left behind are sequenced by the sweep; old messages are pruned."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from gql_server.models import StreamEvent, Task
+from gql_server.models import StreamChange, StreamEvent, Task
 from gql_server.models.enums import ReviewDecision, TaskChange, TaskStatus
 from gql_server.services import streams
 from gql_server.services.events import RuleFired, TaskStatusChanged, unit_of_work
@@ -182,10 +185,36 @@ async def test_concurrent_writers_get_consecutive_versions_in_commit_order(
             for w, s in zip(workers, started, strict=True)
         )
     )
-    # Versions have no gaps (checked by `log`) and each state includes all earlier ones.
+    # Versions have no gaps (checked by `log`); each message's state includes every change
+    # it lists and every earlier message's, and nothing is listed twice or lost.
     budget = await log(streams.task_budget_channel(task.id))
-    assert [m.state["committed_minor"] for m in budget[1:]] == [10 * n for n in range(1, 41)]
+    listed = 0
+    for message in budget[1:]:
+        listed += len(message.changes)
+        assert message.state["committed_minor"] >= 10 * listed
+    assert listed == 40 and budget[-1].state["committed_minor"] == 400
     queue = await log(streams.task_queue_channel(task.id))
-    assert [m.state["length"] for m in queue] == list(range(1, 41))
+    assert [c["change"] for m in queue for c in m.changes] == ["added"] * 40
+    assert [m.state["length"] for m in queue] == sorted(m.state["length"] for m in queue)
+    assert queue[-1].state["length"] == 40
     account = await log(streams.account_budget_channel(requester.account_id))
     assert Counter(c["change"] for m in account for c in m.changes)["started"] == 40
+    ours = [streams.task_budget_channel(task.id), streams.task_queue_channel(task.id)]
+    assert not await StreamChange.exists(stream__in=ours)
+
+
+async def test_changes_a_dead_process_left_without_a_version_are_sequenced_by_the_sweep(
+    recorded: Recorder, requester: Requester, task: Task, frozen: Any
+) -> None:
+    channel = streams.task_channel(task.id)
+    before = len(await log(channel))
+    # What a process that died between its commit and its sequencing pass leaves behind.
+    await StreamChange.create(stream=channel, payload={"change": "paused", "close_reason": None})
+    await streams.sequence_stragglers()
+    assert len(await log(channel)) == before  # it may still be on its way
+    frozen.advance(timedelta(seconds=streams.STRAGGLER_SECONDS + 1))
+    assert await streams.sequence_stragglers() >= 1
+    messages = await log(channel)
+    assert len(messages) == before + 1 and messages[-1].changes[0]["change"] == "paused"
+    assert channel in [event.channel for event in recorded.events]
+    assert not await StreamChange.exists(stream=channel)
