@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate
@@ -16,9 +17,29 @@ MODELS_MODULE = "gql_server.models"
 MIGRATIONS_MODULE = "migrations"
 
 
+async def _keep_session(connection: object) -> None:
+    """What a PostgreSQL connection needs before it goes back to the pool: nothing more
+    than asyncpg's own clean-up (listeners cleared, an open transaction rolled back).
+
+    asyncpg's default also sends `RESET ALL; UNLISTEN *; CLOSE ALL;
+    SELECT pg_advisory_unlock_all()`, a round trip after every statement Tortoise runs
+    outside a transaction. Nothing here leaves session state behind: settings are never
+    changed, LISTEN is not used (the broadcast is Redis), no cursor outlives its
+    transaction, and advisory locks are transaction-scoped (the stream sequencer's).
+    """
+
+
+def _connection(settings: Settings) -> str | dict[str, Any]:
+    if settings.is_sqlite:
+        return settings.tortoise_db_url
+    config = expand_db_url(settings.tortoise_db_url)
+    config["credentials"]["reset"] = _keep_session
+    return config
+
+
 def tortoise_config(settings: Settings) -> dict[str, Any]:
     return {
-        "connections": {"default": settings.tortoise_db_url},
+        "connections": {"default": _connection(settings)},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
