@@ -32,7 +32,7 @@ from gql_server.models.enums import (
     ProofKind,
     SubmissionState,
 )
-from gql_server.services import accounts
+from gql_server.services import accounts, rules
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.task_lifecycle import publish_task
 from gql_server.services.tasks import ProofRequirementDraft, TaskDraft, create_task
@@ -141,3 +141,47 @@ async def task_with_submitted(
             batch_size=BATCH,
         )
     return await Task.get(id=task.id), ids
+
+
+def five_rules(skill_id: int) -> list[rules.RuleDraft]:
+    """5 rules of the kind the seeds describe, all evaluated after a review: a ban for more
+    than half rejected, skill := accepted % after 3 reviewed, a suspension for a low
+    accepted share over the last 10, a suspension for more than $1000 earned in 24 hours,
+    and a permanent ban for more than 80% rejected over the last 20."""
+
+    def cond(metric: str, operator: str, value: float) -> dict[str, object]:
+        return {"metric": metric, "operator": operator, "value": value}
+
+    review = "REVIEW_RESULTS"
+    return [
+        rules.RuleDraft(
+            review,
+            None,
+            [cond("REJECTED_PERCENT", "GT", 50), cond("REVIEWED_COUNT", "GTE", 4)],
+            {"type": "BAN", "scope": "PROJECT", "days": 15, "reason": "Too many mistakes."},
+        ),
+        rules.RuleDraft(
+            review,
+            None,
+            [cond("REVIEWED_COUNT", "GTE", 3)],
+            {"type": "SET_SKILL_FROM_ACCEPTED_PERCENT", "skill_id": skill_id},
+        ),
+        rules.RuleDraft(
+            review,
+            10,
+            [cond("ACCEPTED_PERCENT", "LT", 30), cond("REVIEWED_COUNT", "GTE", 10)],
+            {"type": "SUSPEND_IN_TASK", "days": 7},
+        ),
+        rules.RuleDraft(
+            "EARNINGS",
+            None,
+            [cond("INCOME_LAST_24_HOURS", "GT", 100_000)],
+            {"type": "SUSPEND_IN_TASK", "days": 1},
+        ),
+        rules.RuleDraft(
+            review,
+            20,
+            [cond("REJECTED_PERCENT", "GT", 80)],
+            {"type": "BAN", "scope": "ACCOUNT", "permanent": True},
+        ),
+    ]

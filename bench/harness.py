@@ -4,6 +4,7 @@ interleaved rounds, and the figures (median, spread, ratio) they print and store
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import statistics
@@ -178,3 +179,39 @@ def table(figures: list[Figure]) -> str:
             f"({s['cost_ratio_min']:.2f}-{s['cost_ratio_max']:.2f}) |"
         )
     return "\n".join(lines)
+
+
+class _StatementLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+async def sql_statements(settings: Any, key: str, body: Callable[[], dict[str, Any]]) -> int:
+    """How many SQL statements one request costs: the app in-process on the scenario's
+    database, the request sent once to warm it up, then counted from Tortoise's statement
+    log (every statement it sends, BEGIN and COMMIT aside). `body` makes each request's
+    JSON (a fresh one for a mutation that cannot be repeated)."""
+    from gql_server.app import create_app
+
+    app = create_app(settings, manage_database=False)
+    statements = _StatementLog()
+    log = logging.getLogger("tortoise.db_client")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http,
+    ):
+        headers = {"Authorization": f"Bearer {key}"}
+        await http.post("/graphql", json=body(), headers=headers)
+        log.setLevel(logging.DEBUG)
+        log.addHandler(statements)
+        try:
+            answer = (await http.post("/graphql", json=body(), headers=headers)).json()
+        finally:
+            log.removeHandler(statements)
+            log.setLevel(logging.NOTSET)
+    assert not answer.get("errors"), answer
+    return statements.count

@@ -1,8 +1,10 @@
 """S2, reviews on one task: `approveSubmission` from concurrent clients on one task, beside
 the same three writes (submission state, task figures, ledger row) in raw asyncpg, one
-transaction per review, on as many connections. PostgreSQL only: SQLite serves one
-connection, so there is nothing concurrent to compare. After the run the task's figures
-are checked against its ledger."""
+transaction per review, on as many connections; and the same approvals on a task with the
+5 quality-control rules of `bench.data.five_rules`, beside those on the task without
+rules. PostgreSQL only: SQLite serves one connection, so there is nothing concurrent to
+compare. Also counts the SQL statements of one approval (in-process). After the run each
+task's figures are checked against its ledger."""
 
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import httpx
 
-from bench.harness import Figure, product_server
+from bench import data
+from bench.harness import Figure, product_server, sql_statements
 from gql_server.models import ApiKey, LedgerEntry, Project, Task
 from gql_server.models.enums import ProofKind
-from gql_server.services import accounts, ledger, submissions
+from gql_server.services import accounts, ledger, rules, skills, submissions
 from gql_server.services.global_ids import global_id
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
+from gql_server.services.streams import latest_version, task_queue_channel
 from gql_server.services.task_lifecycle import publish_task
 from gql_server.services.tasks import ProofRequirementDraft, TaskDraft, create_task
 from gql_server.settings import Settings
@@ -42,7 +46,7 @@ async def _requester() -> tuple[MemberPrincipal, str]:
 
 
 async def _task_with_submitted(
-    principal: MemberPrincipal, count: int, workers: int
+    principal: MemberPrincipal, count: int, workers: int, *, ruled: bool = False
 ) -> tuple[Task, list[int]]:
     project = await Project.create(
         account_id=principal.account_id, name=f"P {uuid.uuid4().hex[:6]}"
@@ -58,6 +62,10 @@ async def _task_with_submitted(
     )
     task = await create_task(principal, project.id, draft)
     task = await publish_task(principal, task.id)
+    if ruled:
+        skill = await skills.create_skill(principal, f"Accuracy {uuid.uuid4().hex[:6]}")
+        for rule in data.five_rules(skill.id):
+            await rules.create_rule(principal, rules.RuleScope(task_id=task.id), rule)
     people = []
     for index in range(workers):
         issued = await accounts.register_worker(name=f"W{index}", country="DE")
@@ -105,6 +113,9 @@ async def run(
     principal, key = await _requester()
     product_task, product_ids = await _task_with_submitted(principal, per_round * rounds, clients)
     _, base_ids = await _task_with_submitted(principal, per_round * rounds, clients)
+    ruled_task, ruled_ids = await _task_with_submitted(
+        principal, per_round * rounds, clients, ruled=True
+    )
     rate = Figure(
         "S2",
         f"approvals/s, {clients} clients, one task",
@@ -113,6 +124,9 @@ async def run(
         baseline_name="raw asyncpg, 3 writes",
     )
     p99 = Figure("S2", "approval p99", "ms", False, baseline_name="raw asyncpg")
+    ruled_rate = Figure(
+        "S2", f"approvals/s with 5 rules, {clients} clients", "/s", True, baseline_name="no rules"
+    )
     headers = {"Authorization": f"Bearer {key}"}
     pool = await asyncpg.create_pool(
         settings.database_url.replace("postgres://", "postgresql://", 1),
@@ -146,6 +160,7 @@ async def run(
                 row["reward_minor"],
             )
 
+    queued = await latest_version(task_queue_channel(product_task.id))
     try:
         with product_server({**env, "GQL_DB_POOL_SIZE": str(clients + 2)}) as base:
             async with httpx.AsyncClient(
@@ -169,21 +184,42 @@ async def run(
                         clients, product_ids[chunk], product
                     )
                     base_rate, base_latencies = await _concurrently(clients, base_ids[chunk], raw)
+                    with_rules, _ = await _concurrently(clients, ruled_ids[chunk], product)
                     rate.product.append(product_rate)
+                    ruled_rate.product.append(with_rules)
+                    ruled_rate.baseline.append(product_rate)
                     rate.baseline.append(base_rate)
                     p99.product.append(_p99(product_latencies))
                     p99.baseline.append(_p99(base_latencies))
     finally:
         await pool.close()
-    figures = await ledger.task_figures_from_ledger(product_task.id)
-    task = await Task.get(id=product_task.id)
-    assert (task.committed_minor, task.spent_minor, task.remaining_minor) == (
-        figures.committed_minor,
-        figures.spent_minor,
-        figures.remaining_minor,
-    ), "the task's figures differ from its ledger"
-    assert (
-        await LedgerEntry.filter(task_id=product_task.id, reason="PAY").count()
-        == per_round * rounds
+    for checked in (product_task, ruled_task):
+        figures = await ledger.task_figures_from_ledger(checked.id)
+        task = await Task.get(id=checked.id)
+        assert (task.committed_minor, task.spent_minor, task.remaining_minor) == (
+            figures.committed_minor,
+            figures.spent_minor,
+            figures.remaining_minor,
+        ), "the task's figures differ from its ledger"
+        assert (
+            await LedgerEntry.filter(task_id=checked.id, reason="PAY").count() == per_round * rounds
+        )
+    # Under load one sequencing pass covers the approvals that committed while the one
+    # before it ran: fewer messages (and passes) than approvals.
+    messages = await latest_version(task_queue_channel(product_task.id)) - queued
+    print(
+        f"S2: {await _statements_per_approval(settings, principal, key)} SQL statements for "
+        f"one approval alone; {per_round * rounds} approvals on one task made {messages} "
+        "messages of its queue stream"
     )
-    return [rate, p99]
+    return [rate, p99, ruled_rate]
+
+
+async def _statements_per_approval(settings: Settings, principal: MemberPrincipal, key: str) -> int:
+    _, ids = await _task_with_submitted(principal, 2, 1)
+    pending = iter(ids)
+    return await sql_statements(
+        settings,
+        key,
+        lambda: {"query": APPROVE, "variables": {"id": global_id("Submission", next(pending))}},
+    )
