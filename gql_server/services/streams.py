@@ -227,14 +227,20 @@ class StreamLog(Handler):
         work.gathered("stream_changes").extend(changes_of(event))
 
     async def before_commit(self, work: UnitOfWork) -> None:
-        changes = work.gathered("stream_changes")
-        if changes:
-            now = clock.now()
-            await insert_rows(
-                "stream_change",
-                _CHANGE_COLUMNS,
-                [(channel, json.dumps(body), now) for channel, body in changes],
-            )
+        by_stream: dict[str, list[dict[str, Any]]] = {}
+        for channel, body in work.gathered("stream_changes"):
+            by_stream.setdefault(channel, []).append(body)
+        now = clock.now()
+        await insert_rows(
+            "stream_change",
+            _CHANGE_COLUMNS,
+            [
+                (channel, json.dumps(body), now)
+                for channel, bodies in by_stream.items()
+                # More than a message lists (a bulk review) is stored as one row saying so.
+                for body in (bodies if len(bodies) <= MAX_CHANGES else [_TOO_MANY])
+            ],
+        )
 
     async def after_commit(self, work: UnitOfWork) -> None:
         changes = work.gathered("stream_changes")
@@ -402,6 +408,8 @@ _EVENT_COLUMNS = (
     *(("stream", "text"), ("version", "bigint"), ("kind", "text")),
     *(("payload", "jsonb"), ("created_at", "timestamptz")),
 )
+# Stands for more changes than a message lists; a message taking it is a snapshot.
+_TOO_MANY: dict[str, Any] = {"change": None, "too_many": True}
 # The first key of the advisory locks that make one pass at a time sequence a stream (the
 # second is the stream's hash), so that they never collide with other advisory locks.
 _LOCK_CLASS = 0x6773
@@ -454,7 +462,7 @@ async def _sequence_pass(channels: Sequence[str]) -> list[tuple[str, StreamMessa
         for channel in sorted(taken):
             emitted = taken[channel]
             kind, pk = _kind_of(channel)
-            listed = len(emitted) <= MAX_CHANGES
+            listed = len(emitted) <= MAX_CHANGES and _TOO_MANY not in emitted
             messages.append(
                 (
                     channel,
