@@ -1,7 +1,13 @@
 """S1, a queue page: `reviewQueue(first: 50)` with each submission's task and worker (about
-ten fields a node) over 10,000 pending submissions, from 8 clients, beside bare graphql-core
-executing the same query over the same 50 rows held in memory, served the same way. Also
-counts the SQL statements one page costs (Tortoise's statement log, in-process)."""
+ten fields a node) over 10,000 pending submissions, beside bare graphql-core executing the
+same query over the same 50 rows held in memory, served the same way. Also counts the SQL
+statements one page costs (Tortoise's statement log, in-process).
+
+The latency is p50 under open-loop load (`harness.open_loop`, from the intended send
+times) over 8 connections, at the same offered rate for both: LOAD_SHARE of the product's
+capacity, probed first by a short closed loop from as many clients. So the two are
+compared at one arrival rate that neither has to queue behind, rather than each at the
+rate its own slowness allows."""
 
 from __future__ import annotations
 
@@ -13,13 +19,15 @@ from pathlib import Path
 import httpx
 
 from bench import data
-from bench.harness import Figure, closed_loop, product_server, uvicorn_app
+from bench.harness import Figure, closed_loop, open_loop, product_server, uvicorn_app
 from gql_server.settings import Settings
 
 PAGE = """{ reviewQueue(first: 50) { edges { cursor node { id state submittedAt
   response { name value } reward { amount currency }
   task { id title reward { amount currency } } worker { id country } } }
   pageInfo { hasNextPage endCursor } } }"""
+# The share of the product's probed capacity offered to both servers.
+LOAD_SHARE = 0.6
 
 
 class _Statements(logging.Handler):
@@ -61,9 +69,6 @@ async def run(
     await data.task_with_submitted(principal, size, await data.workers(100))
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     body = json.dumps({"query": PAGE})
-    figure = Figure(
-        "S1", f"queue page of 50 over {size:,} pending", "ms", False, baseline_name="graphql-core"
-    )
     pages = max(1, clients // 2)
 
     async def page(http: httpx.AsyncClient) -> None:
@@ -81,9 +86,19 @@ async def run(
             with uvicorn_app(
                 "bench.baselines.queue_graphql_core:app", {"BENCH_QUEUE_ROWS": str(rows_file)}
             ) as bare:
+                probe = await closed_loop(pages, max(0.3, seconds / 2), page, product)
+                rate = LOAD_SHARE * probe.rate
+                print(f"S1: {probe.rate:.0f} pages/s from {pages} clients; offering {rate:.0f}/s")
+                figure = Figure(
+                    "S1",
+                    f"queue page of 50 over {size:,} pending, p50 at {rate:.0f}/s offered",
+                    "ms",
+                    False,
+                    baseline_name="graphql-core",
+                )
                 for _ in range(rounds):
-                    mine = await closed_loop(pages, seconds, page, product)
-                    theirs = await closed_loop(pages, seconds, page, bare)
+                    mine = await open_loop(rate, seconds, page, product, pages)
+                    theirs = await open_loop(rate, seconds, page, bare, pages)
                     figure.product.append(mine.percentile(0.5) * 1000)
                     figure.baseline.append(theirs.percentile(0.5) * 1000)
     print(f"S1: {await _statements_per_page(settings, key)} SQL statements per page")
