@@ -13,6 +13,9 @@ an order that rotates each round.
   closed-loop probe; p50 from the intended send times (`harness.open_loop`). The goal is
   "the same cost at 10k, 100k and 1M pending": a keyset page reads 51 rows of an index
   whatever the queue's length, so each ratio to the smallest size should stay near 1.
+  The same for the page after the queue's middle (`after:` a cursor there), which is
+  what a reviewer working through the queue asks for, and where a keyset predicate the
+  index cannot start at costs as much as the rows before it.
 - The report (`auditReport`, no filter: the whole account's completed work): p50 of one
   client in a closed loop. It counts every completed submission of the account, so its
   cost grows with the size by nature; the figure says by how much.
@@ -31,11 +34,14 @@ import httpx
 from bench import data
 from bench.harness import Figure, closed_loop, open_loop, product_server
 from bench.s1_queue_page import PAGE
+from gql_server.models import Submission
+from gql_server.models.enums import SubmissionState
+from gql_server.services.pagination import SortKey, encode_cursor
 from gql_server.settings import Settings
 
 SIZES = (10_000, 100_000, 1_000_000)
 SQLITE_SIZES = SIZES[:2]
-SMOKE_SIZES = (100, 300, 1_000)
+SMOKE_SIZES = (200, 500, 1_000)
 # The share of the probed capacity offered in the open loop: high enough to load the
 # server, low enough that the smallest size does not queue.
 LOAD_SHARE = 0.6
@@ -44,12 +50,30 @@ WORKERS = 1_000
 AUDIT_REPORT = """{ auditReport { completedCount auditedCount defectiveCount
   counts { audits accepted fixed rejected } defectRate defectRateInterval { low high } } }"""
 
+PAGE_AFTER = "query ($after: String) " + PAGE.replace(
+    "reviewQueue(first: 50)", "reviewQueue(first: 50, after: $after)"
+)
+
 Request = Callable[[httpx.AsyncClient], Awaitable[None]]
 
 
-def _page(key: str) -> Request:
+async def _middle(account_id: int, pending: int) -> str:
+    """The cursor of the account's queue at its middle (the queue's order: oldest first)."""
+    row = (
+        await Submission.filter(account_id=account_id, state=SubmissionState.SUBMITTED)
+        .order_by("submitted_at", "id")
+        .offset(pending // 2)
+        .first()
+    )
+    assert row is not None
+    return encode_cursor(row, SortKey("submitted_at", descending=False))
+
+
+def _page(key: str, after: str | None = None) -> Request:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    body = json.dumps({"query": PAGE})
+    body = json.dumps(
+        {"query": PAGE} if after is None else {"query": PAGE_AFTER, "variables": {"after": after}}
+    )
 
     async def page(http: httpx.AsyncClient) -> None:
         answer = (await http.post("/graphql", content=body, headers=headers)).json()
@@ -76,6 +100,7 @@ async def run(
     sizes = SMOKE_SIZES if seconds < 1 else SQLITE_SIZES if settings.is_sqlite else SIZES
     people = await data.workers(WORKERS)
     pages: dict[int, Request] = {}
+    deep_pages: dict[int, Request] = {}
     reports: dict[int, Request] = {}
     loads: list[tuple[int, data.Loaded]] = []
     for size in sizes:
@@ -87,9 +112,11 @@ async def run(
         )
         loads.append((principal.account_id, loaded))
         pages[size], reports[size] = _page(key), _report(key, size)
+        deep_pages[size] = _page(key, await _middle(principal.account_id, size))
     smallest, larger = sizes[0], sizes[1:]
     connections = max(1, clients // 2)
     page_p50: dict[int, list[float]] = {size: [] for size in sizes}
+    deep_p50: dict[int, list[float]] = {size: [] for size in sizes}
     report_p50: dict[int, list[float]] = {size: [] for size in sizes}
     with product_server(env) as base:
         probe = await closed_loop(connections, max(0.3, seconds / 2), pages[smallest], base)
@@ -103,6 +130,8 @@ async def run(
             for size in sizes[shift:] + sizes[:shift]:
                 page = await open_loop(rate, seconds, pages[size], base, connections)
                 page_p50[size].append(page.percentile(0.5) * 1000)
+                deep = await open_loop(rate, seconds, deep_pages[size], base, connections)
+                deep_p50[size].append(deep.percentile(0.5) * 1000)
                 report = await closed_loop(1, seconds, reports[size], base)
                 report_p50[size].append(report.percentile(0.5) * 1000)
     for account_id, loaded in loads:
@@ -117,6 +146,18 @@ async def run(
                 page_p50[size],
                 page_p50[smallest],
                 f"{smallest:,} pending",
+            )
+            for size in larger
+        ),
+        *(
+            Figure(
+                "S6",
+                f"queue page p50 after {size // 2:,} of {size:,} pending, {rate:.0f}/s offered",
+                "ms",
+                False,
+                deep_p50[size],
+                deep_p50[smallest],
+                f"after {smallest // 2:,} of {smallest:,}",
             )
             for size in larger
         ),
