@@ -184,6 +184,8 @@ COMPLETED_SPAN = timedelta(weeks=8)
 
 @dataclass(frozen=True)
 class Loaded:
+    """What `load_work` wrote: its tasks, how many submissions of each kind, and how long."""
+
     task_ids: list[int]
     pending: int
     completed: int
@@ -254,9 +256,10 @@ def _submission_rows(
         yield chunk
 
 
-def _derived(account_id: int, member_id: int, tasks: str) -> list[str]:
+def _derived(account_id: int, member_id: int, task_ids: Sequence[int]) -> list[str]:
     """What approving and auditing the loaded submissions wrote beside them, one
     INSERT ... SELECT each: the ids are integers of ours, the rest literals."""
+    tasks = ", ".join(str(int(task_id)) for task_id in task_ids)
     of = f"FROM submission WHERE account_id = {account_id} AND task_id IN ({tasks})"
     approved = f"{of} AND state = '{SubmissionState.APPROVED.value}'"
     audited = f"{approved} AND audit_count > 0"
@@ -322,7 +325,7 @@ async def load_work(
     now = clock.now()
     rows = _submission_rows(principal.account_id, task_ids, worker_ids, pending, completed, now)
     derived = [
-        *_derived(principal.account_id, principal.member_id, ",".join(map(str, task_ids))),
+        *_derived(principal.account_id, principal.member_id, task_ids),
         *_figures(task_ids, per_task),
     ]
     client = connections.get("default")
@@ -349,13 +352,9 @@ async def load_work(
                 )
             for statement in derived:
                 await connection.execute_query(statement)
-    return Loaded(
-        task_ids,
-        pending,
-        completed,
-        -(-completed // AUDIT_EVERY),
-        time.monotonic() - began,
-    )
+    # Approved items 0, AUDIT_EVERY, 2 * AUDIT_EVERY, ... were audited.
+    audited = -(-completed // AUDIT_EVERY)
+    return Loaded(task_ids, pending, completed, audited, time.monotonic() - began)
 
 
 def _figures(task_ids: list[int], per_task: list[tuple[int, int]]) -> list[str]:
