@@ -5,7 +5,10 @@ Redis restarts and then asks every subscriber to resynchronise. On top of broadc
 each process subscribes once per channel: one task per channel decodes each message
 once and hands the same object to every local subscriber's bounded inbox, so a
 subscriber that stops reading loses its backlog (and gets a resync) instead of growing
-memory or holding the others up. Every few seconds one query compares the channels'
+memory or holding the others up. A message is handed on SLICE inboxes at a time, with a
+turn of the event loop between slices, so that the request which caused it (still
+publishing, or writing its response) and every other task on the loop wait at most one
+slice, never the whole fan-out. Every few seconds one query compares the channels'
 latest stored versions with what was received, and hands on what never arrived (a
 publish that failed, or a process outside the broadcast, such as `gql-server worker`
 on the in-process back end).
@@ -36,6 +39,9 @@ logger = logging.getLogger(__name__)
 CHANNEL_PREFIX = "gqs:"
 # Messages a subscriber may have unread before it is skipped to a fresh snapshot.
 INBOX_SIZE = 256
+# Inboxes handed a message before the other tasks on the event loop get a turn: each one
+# woken is a subscriber's step of executing (or reusing) and sending its message.
+SLICE = 50
 # How often stored messages that were never received are looked for.
 CATCH_UP_SECONDS = 10.0
 # Stands in a channel for "resynchronise"; never valid JSON, so never a real message.
@@ -115,11 +121,15 @@ class _Channel:
     inboxes: set[Inbox] = field(default_factory=set)
     pump: asyncio.Task[None] | None = None
 
-    def hand_on(self, item: Item) -> None:
+    async def hand_on(self, item: Item) -> None:
         if isinstance(item, StreamMessage):
             self.seen = max(self.seen, item.version)
-        for inbox in list(self.inboxes):
-            inbox.offer(item)
+        inboxes = list(self.inboxes)
+        for start in range(0, len(inboxes), SLICE):
+            if start:
+                await asyncio.sleep(0)
+            for inbox in inboxes[start : start + SLICE]:
+                inbox.offer(item)
 
 
 class BroadcastHub:
@@ -231,7 +241,7 @@ class BroadcastHub:
                 except (ValueError, KeyError, TypeError):
                     logger.exception("an unreadable message on %s was dropped", event.channel)
                     continue
-            channel.hand_on(item)
+            await channel.hand_on(item)
 
     async def _catch_up_forever(self) -> None:
         while True:
@@ -253,7 +263,7 @@ class BroadcastHub:
                 continue
             missed = await streams.replay(name, after=seen)
             for item in missed if missed is not None else [RESYNC]:
-                channel.hand_on(item)
+                await channel.hand_on(item)
             channel.seen = max(channel.seen, newest)
 
 
