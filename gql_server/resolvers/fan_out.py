@@ -154,14 +154,30 @@ def _variables_read_per_event(
     return tuple(sorted(seen.names))
 
 
+class _Done:
+    """Stands in for a per-event executor whose result is already known."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self._result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self._result
+
+
 class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, executing a shared payload once per distinct selection."""
 
-    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
-        results = _results_of(self.root_value)
+    _event_key: tuple[str, str | None, str] | None = None
+
+    def _selection_key(self) -> tuple[str, str | None, str] | None:
+        """What, besides the payload, decides an event's result; None: never shared."""
+        if self._event_key is not None:
+            return self._event_key
         operation = self.operation
-        if results is None or operation.loc is None:
-            return super().execute_operation(serially)
+        if operation.loc is None:
+            return None
         # The text, not the parsed node: equal documents parsed apart (without the parser
         # cache, or after it dropped them) still share.
         document = (operation.loc.source.body, operation.name.value if operation.name else None)
@@ -170,7 +186,26 @@ class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
             names = _variables_read_per_event(operation, self.fragment_definitions)
             _event_variables.put(document, names)
         coerced = self.variable_values.coerced
-        key = (*document, json.dumps([coerced.get(name) for name in names], default=repr))
+        # Kept on the subscription's executor (its per-event copies inherit it): the
+        # document and the variables are those of the whole subscription.
+        self._event_key = (*document, json.dumps([coerced.get(n) for n in names], default=repr))
+        return self._event_key
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        results = _results_of(payload)
+        key = self._selection_key() if results is not None else None
+        found = results.get(key) if results is not None and key is not None else None
+        if found is not None:
+            # Another subscriber's execution of this payload and selection: no copy of the
+            # executor, no execution.
+            return _Done(found)
+        return super().build_per_event_executor(payload)
+
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
+        results = _results_of(self.root_value)
+        key = self._selection_key() if results is not None else None
+        if results is None or key is None:
+            return super().execute_operation(serially)
         found = results.get(key)
         if found is not None:
             return found
