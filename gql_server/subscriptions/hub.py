@@ -41,7 +41,7 @@ CHANNEL_PREFIX = "gqs:"
 INBOX_SIZE = 256
 # Inboxes handed a message before the other tasks on the event loop get a turn: each one
 # woken is a subscriber's step of executing (or reusing) and sending its message.
-SLICE = 10
+SLICE = 4
 # How often stored messages that were never received are looked for.
 CATCH_UP_SECONDS = 10.0
 # Stands in a channel for "resynchronise"; never valid JSON, so never a real message.
