@@ -20,13 +20,21 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import s1_queue_page, s2_approvals, s4_bulk_review, s5_trivial_query, s6_scale
+from bench import (
+    s1_queue_page,
+    s2_approvals,
+    s3_fan_out,
+    s4_bulk_review,
+    s5_trivial_query,
+    s6_scale,
+)
 from bench.database import fresh_database, server_env
 from bench.harness import Figure, table
 
 SCENARIOS = {
     "S1": s1_queue_page,
     "S2": s2_approvals,
+    "S3": s3_fan_out,
     "S4": s4_bulk_review,
     "S5": s5_trivial_query,
     "S6": s6_scale,

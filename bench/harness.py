@@ -41,9 +41,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running server process: where it answers, and its pid (to read its memory)."""
+
+    base: str
+    pid: int
+
+    def rss_kib(self) -> int:
+        """The process's resident memory now (VmRSS), in KiB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError(f"no VmRSS for process {self.pid}")
+
+
 @contextmanager
 def serving(command: list[str], env: dict[str, str], health: str) -> Iterator[str]:
     """Run `command` (which serves on $PORT) until the block ends; yield its base URL."""
+    with serving_process(command, env, health) as served:
+        yield served.base
+
+
+@contextmanager
+def serving_process(command: list[str], env: dict[str, str], health: str) -> Iterator[Served]:
+    """Like `serving`, and the process's pid with it."""
     port = free_port()
     # A folder of its own, so that nothing a server writes beside it (the embedded
     # default's demo key file) lands in the checkout; the code comes from the checkout.
@@ -78,7 +100,7 @@ def serving(command: list[str], env: dict[str, str], health: str) -> Iterator[st
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{command} did not answer in time") from None
                 time.sleep(0.1)
-        yield base
+        yield Served(base, process.pid)
     finally:
         process.terminate()
         try:
@@ -98,16 +120,32 @@ def product_server(env: dict[str, str]) -> Iterator[str]:
     )
 
 
+def product_process(env: dict[str, str]) -> Iterator[Served]:
+    """`product_server`, and its pid."""
+    return serving_process(
+        [sys.executable, "-m", "gql_server", "serve"],
+        {"GQL_BACKGROUND_IN_PROCESS": "false", "GQL_LOG_LEVEL": "warning", **env},
+        "/healthz",
+    )
+
+
+def _uvicorn(target: str, options: tuple[str, ...]) -> list[str]:
+    return [
+        *(sys.executable, "-m", "uvicorn", target, "--port", "$PORT"),
+        *("--log-level", "warning", "--no-access-log", *options),
+    ]
+
+
 def uvicorn_app(target: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """A baseline ASGI app (`module:app`) under uvicorn, served like the product."""
-    return serving(
-        [
-            *(sys.executable, "-m", "uvicorn", target, "--port", "$PORT"),
-            *("--log-level", "warning", "--no-access-log"),
-        ],
-        env or {},
-        "/graphql?query=%7B__typename%7D",
-    )
+    return serving(_uvicorn(target, ()), env or {}, "/graphql?query=%7B__typename%7D")
+
+
+def uvicorn_process(
+    target: str, options: tuple[str, ...], health: str, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """A baseline ASGI app under uvicorn with extra `options`, and its pid."""
+    return serving_process(_uvicorn(target, options), env or {}, health)
 
 
 @dataclass

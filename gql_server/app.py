@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from strawberry.types.unset import UnsetType
 from gql_server import db
 from gql_server.export import audit_export
 from gql_server.resolvers.context import Context
+from gql_server.resolvers.fan_out import SharedData
 from gql_server.schema.build import schema
 from gql_server.services import api_keys, background, streams
 from gql_server.services.principals import Principal
@@ -71,6 +73,19 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         context.principal = principal
         return None
+
+    def encode_json(self, data: object) -> str | bytes:
+        # A stream message's data, shared by its subscribers, is encoded once
+        # (resolvers/fan_out.py); only the operation id differs between their messages.
+        if isinstance(data, dict) and data.get("type") == "next":
+            payload = data["payload"]
+            shared = payload.get("data")
+            if isinstance(shared, SharedData) and len(payload) == 1:
+                return (
+                    f'{{"id":{json.dumps(data["id"])},"type":"next",'
+                    f'"payload":{{"data":{shared.as_json()}}}}}'
+                )
+        return super().encode_json(data)
 
 
 def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:

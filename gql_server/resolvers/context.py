@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -47,35 +48,65 @@ def _grouped(fetch: Callable[[list[int]], Awaitable[Mapping[int, V]]]) -> DataLo
     return DataLoader(load_fn=load)
 
 
-@dataclass
 class Loaders:
-    """One batch query per model and request, whatever the number of objects asking."""
+    """One batch query per model and request, whatever the number of objects asking.
 
-    account: DataLoader[int, models.Account] = field(
-        default_factory=lambda: _loader(models.Account)
-    )
-    project: DataLoader[int, models.Project] = field(
-        default_factory=lambda: _loader(models.Project)
-    )
-    batch: DataLoader[int, models.Batch] = field(default_factory=lambda: _loader(models.Batch))
-    worker: DataLoader[int, models.Worker] = field(default_factory=lambda: _loader(models.Worker))
-    task: DataLoader[int, models.Task] = field(default_factory=lambda: _loader(models.Task))
-    reviews: DataLoader[int, list[models.Review]] = field(default_factory=_reviews_loader)
-    member: DataLoader[int, models.Member] = field(default_factory=lambda: _loader(models.Member))
-    submission: DataLoader[int, models.Submission] = field(
-        default_factory=lambda: _loader(models.Submission)
-    )
-    audits: DataLoader[int, list[models.Audit]] = field(
-        default_factory=lambda: _grouped(audits.audits_of)
-    )
-    audit_lock: DataLoader[int, models.AuditLock | None] = field(
-        default_factory=lambda: _grouped(audits.held_locks)
-    )
-    skill: DataLoader[int, models.Skill] = field(default_factory=lambda: _loader(models.Skill))
-    rule: DataLoader[int, models.Rule] = field(default_factory=lambda: _loader(models.Rule))
-    deliveries: DataLoader[int, list[models.WebhookDelivery]] = field(
-        default_factory=lambda: _grouped(callbacks.deliveries_of)
-    )
+    Each loader is made when first used: a subscription's context lives as long as its
+    websocket and uses one loader at most, so thousands of idle dashboards do not each
+    hold a dozen empty ones.
+    """
+
+    @cached_property
+    def account(self) -> DataLoader[int, models.Account]:
+        return _loader(models.Account)
+
+    @cached_property
+    def project(self) -> DataLoader[int, models.Project]:
+        return _loader(models.Project)
+
+    @cached_property
+    def batch(self) -> DataLoader[int, models.Batch]:
+        return _loader(models.Batch)
+
+    @cached_property
+    def worker(self) -> DataLoader[int, models.Worker]:
+        return _loader(models.Worker)
+
+    @cached_property
+    def task(self) -> DataLoader[int, models.Task]:
+        return _loader(models.Task)
+
+    @cached_property
+    def reviews(self) -> DataLoader[int, list[models.Review]]:
+        return _reviews_loader()
+
+    @cached_property
+    def member(self) -> DataLoader[int, models.Member]:
+        return _loader(models.Member)
+
+    @cached_property
+    def submission(self) -> DataLoader[int, models.Submission]:
+        return _loader(models.Submission)
+
+    @cached_property
+    def audits(self) -> DataLoader[int, list[models.Audit]]:
+        return _grouped(audits.audits_of)
+
+    @cached_property
+    def audit_lock(self) -> DataLoader[int, models.AuditLock | None]:
+        return _grouped(audits.held_locks)
+
+    @cached_property
+    def skill(self) -> DataLoader[int, models.Skill]:
+        return _loader(models.Skill)
+
+    @cached_property
+    def rule(self) -> DataLoader[int, models.Rule]:
+        return _loader(models.Rule)
+
+    @cached_property
+    def deliveries(self) -> DataLoader[int, list[models.WebhookDelivery]]:
+        return _grouped(callbacks.deliveries_of)
 
 
 @dataclass

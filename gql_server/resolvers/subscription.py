@@ -8,13 +8,14 @@ version), then one message per committed change.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from contextlib import aclosing
 from typing import Annotated, TypeVar
 
 import strawberry
 
 from gql_server.resolvers.common import Info, query
+from gql_server.resolvers.fan_out import shared_payload
 from gql_server.resolvers.permissions import IsMember
 from gql_server.schema.streams import (
     AuditLocksMessage,
@@ -42,9 +43,14 @@ ResumeFrom = Annotated[
 async def _stream(
     channel: Callable[[], Awaitable[str]],
     resume_from: int | None,
+    conversion: Hashable,
     convert: Callable[[StreamMessage], T],
 ) -> AsyncGenerator[T, None]:
-    """Check the arguments now (errors end the subscription before it starts)."""
+    """Check the arguments now (errors end the subscription before it starts).
+
+    `conversion` names what `convert` makes of a message (with anything else it reads),
+    so that subscribers handed the same message share one payload (resolvers/fan_out.py).
+    """
 
     async def checked() -> str:
         if resume_from is not None and resume_from < 0:
@@ -58,7 +64,7 @@ async def _stream(
     async def messages() -> AsyncGenerator[T, None]:
         async with aclosing(feed.follow(name, resume_from)) as source:
             async for message in source:
-                yield convert(message)
+                yield shared_payload(message, conversion, lambda: convert(message))  # noqa: B023
 
     return messages()
 
@@ -85,7 +91,12 @@ class Subscription:
             return streams.task_budget_channel(pk)
 
         currency = (await info.context.account()).currency
-        return await _stream(channel, resume_from, lambda m: BudgetMessage.from_stream(m, currency))
+        return await _stream(
+            channel,
+            resume_from,
+            ("budget", currency),
+            lambda m: BudgetMessage.from_stream(m, currency),
+        )
 
     @strawberry.subscription(
         permission_classes=[IsMember],
@@ -106,7 +117,7 @@ class Subscription:
             pk = await streams.owned_task(account_id, pk_of(task_id, "Task"))
             return streams.task_queue_channel(pk)
 
-        return await _stream(channel, resume_from, ReviewQueueMessage.from_stream)
+        return await _stream(channel, resume_from, "reviewQueue", ReviewQueueMessage.from_stream)
 
     @strawberry.subscription(
         permission_classes=[IsMember],
@@ -133,7 +144,7 @@ class Subscription:
                 ErrorCode.VALIDATION, "Give either 'taskId' or 'batchId'.", "taskId"
             )
 
-        return await _stream(channel, resume_from, AuditLocksMessage.from_stream)
+        return await _stream(channel, resume_from, "auditLocks", AuditLocksMessage.from_stream)
 
     @strawberry.subscription(
         permission_classes=[IsMember],
@@ -152,4 +163,4 @@ class Subscription:
             pk = await streams.owned_task(account_id, pk_of(task_id, "Task"))
             return streams.task_channel(pk)
 
-        return await _stream(channel, resume_from, TaskEventsMessage.from_stream)
+        return await _stream(channel, resume_from, "taskEvents", TaskEventsMessage.from_stream)

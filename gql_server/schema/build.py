@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 
 from gql_server.resolvers.audits import AuditMutations, AuditQueries
 from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
+from gql_server.resolvers.fan_out import SharingExecutor
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
 from gql_server.resolvers.nodes import missing_loaders, node_types
 from gql_server.resolvers.quality import QualityMutations, QualityQueries
@@ -83,6 +84,8 @@ def build_schema() -> strawberry.Schema:
             ShapeErrors,
         ],
         config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALAR_MAP),
+        # Executes a stream message once per distinct selection, not once per subscriber.
+        execution_context_class=SharingExecutor,
     )
     missing = missing_loaders(built)
     if missing:

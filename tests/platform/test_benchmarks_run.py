@@ -28,14 +28,19 @@ def test_the_benchmark_smoke_pass_runs_and_prints_its_table() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
     assert (key_file.read_text() if key_file.exists() else None) == before
     for everywhere in (
         "| S1 | queue page",
         "| S5 | trivial query",
         "| S6 | queue page p50",
         "| S6 | auditReport p50",
+        # Fan-out runs on both back ends (on SQLite one process only).
+        "| S3 | commit-to-receipt p99, 10 subs, 1 proc",
+        "| S3 | memory per idle connection, 10 subs, 1 proc",
     ):
         assert everywhere in result.stdout, result.stdout
-    postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+    two = "| S3 | commit-to-receipt p99, 10 subs, 2 proc" in result.stdout
+    assert two == (postgres and bool(os.environ.get("REDIS_URL"))), result.stdout
     for concurrent in ("| S2 | approvals/s", "| S4 | bulk review"):
         assert (concurrent in result.stdout) == postgres, result.stdout

@@ -1,6 +1,6 @@
 """A subscription's feed, in-process: snapshot then changes without a gap, a lost message
 read back from the log, resuming or starting again from a snapshot, slow subscribers
-skipped to a snapshot, one decoded message shared by all."""
+skipped to a snapshot, one decoded message shared by all, handed on slice by slice."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from gql_server.services import streams
 from gql_server.services.streams import DiscardingPublisher, StreamMessage
 from gql_server.services.task_lifecycle import pause_task, resume_task
 from gql_server.subscriptions.feed import follow
-from gql_server.subscriptions.hub import BroadcastHub, install_hub
+from gql_server.subscriptions.hub import SLICE, BroadcastHub, install_hub
 from tests.factories import Requester, new_requester, new_task
 from tests.server import WAIT_SECONDS
 
@@ -163,6 +163,25 @@ async def test_subscribers_of_one_stream_share_each_decoded_message(
         await pause_task(requester.principal, task.id)
         received = [await next_message(feed) for feed in feeds]
         assert all(message is received[0] for message in received)
+    finally:
+        for feed in feeds:
+            await feed.aclose()
+
+
+async def test_a_fan_out_over_several_slices_reaches_every_subscriber_in_order(
+    requester: Requester, task: Task
+) -> None:
+    channel = streams.task_channel(task.id)
+    feeds = [follow(channel) for _ in range(3 * SLICE + 1)]
+    try:
+        for feed in feeds:
+            await next_message(feed)
+        await pause_task(requester.principal, task.id)
+        await resume_task(requester.principal, task.id)
+        for feed in feeds:
+            paused, resumed = await next_message(feed), await next_message(feed)
+            assert (paused.version, resumed.version) == (2, 3)
+            assert (paused.state["status"], resumed.state["status"]) == ("PAUSED", "OPEN")
     finally:
         for feed in feeds:
             await feed.aclose()
