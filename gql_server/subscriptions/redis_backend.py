@@ -75,6 +75,10 @@ class SupervisedRedis:
         # Subscribing, unsubscribing and (re)connecting never interleave.
         self._lock = asyncio.Lock()
         self._supervisor: asyncio.Task[None] | None = None
+        # Set by `stop`. The loops check it too, because a cancellation that lands while
+        # redis-py's read times out can be turned into that timeout and lost (asyncio
+        # timeouts and cancellation racing), which left `stop` waiting forever.
+        self._stopping = False
 
     @property
     def is_up(self) -> bool:
@@ -82,6 +86,7 @@ class SupervisedRedis:
 
     async def start(self, wait: float = CONNECT_TIMEOUT) -> None:
         """Start supervising; wait up to `wait` seconds for a first connection."""
+        self._stopping = False
         self._supervisor = asyncio.create_task(self._supervise())
         with suppress(TimeoutError):
             await asyncio.wait_for(self._up.wait(), wait)
@@ -89,6 +94,7 @@ class SupervisedRedis:
             logger.warning("Redis is not reachable yet; live streams resume once it is")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._supervisor is not None:
             self._supervisor.cancel()
             with suppress(asyncio.CancelledError):
@@ -131,7 +137,7 @@ class SupervisedRedis:
 
     async def _supervise(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             connections = self._connections
             try:
                 await self._listen()
@@ -160,7 +166,7 @@ class SupervisedRedis:
                 self._connections += 1
             self._up.set()
             logger.info("Redis pub/sub connected (%d channel(s))", len(channels))
-            while True:
+            while not self._stopping:
                 message = await pubsub.get_message(timeout=READ_TIMEOUT)
                 if message is not None:
                     self._handle(message)
