@@ -36,6 +36,8 @@ class Member(Entity):
     name = fields.CharField(max_length=200)
     email = fields.CharField(max_length=320)
     role = fields.CharEnumField(MemberRole, max_length=16)
+    # When an owner removed the member: kept for what it did, its keys revoked.
+    removed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "member"
@@ -57,6 +59,10 @@ class ApiKey(Entity):
     )
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
+    # Unusable from then on (a rotated key's grace period ends here too).
+    expires_at = fields.DatetimeField(null=True)
+    # Reads with the member's role; every mutation is refused.
+    read_only = fields.BooleanField(default=False)
 
     class Meta:
         table = "api_key"

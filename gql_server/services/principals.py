@@ -13,6 +13,8 @@ class MemberPrincipal:
     account_id: int
     role: MemberRole
     api_key_id: int
+    # A read-only key reads with the member's role and changes nothing.
+    read_only: bool = False
 
     @property
     def scope(self) -> str:
