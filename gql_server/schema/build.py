@@ -14,10 +14,12 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from gql_server.resolvers.administration import AdministrationMutations, AdministrationQueries
 from gql_server.resolvers.audits import AuditMutations, AuditQueries
 from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
 from gql_server.resolvers.nodes import missing_loaders, node_types
+from gql_server.resolvers.permissions import ReadOnlyKeys
 from gql_server.resolvers.quality import QualityMutations, QualityQueries
 from gql_server.resolvers.query import Query as FoundationQueries
 from gql_server.resolvers.review import ReviewMutations, ReviewQueries
@@ -49,6 +51,7 @@ Query = merge_types(
         CallbackQueries,
         QualityQueries,
         RuleQueries,
+        AdministrationQueries,
     ),
 )
 Mutation = merge_types(
@@ -62,6 +65,7 @@ Mutation = merge_types(
         CallbackMutations,
         QualityMutations,
         RuleMutations,
+        AdministrationMutations,
     ),
 )
 
@@ -80,6 +84,7 @@ def build_schema() -> strawberry.Schema:
             # a trivial request's time.
             lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+            ReadOnlyKeys,
             ShapeErrors,
         ],
         config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALAR_MAP),

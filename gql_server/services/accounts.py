@@ -63,17 +63,6 @@ async def create_account(
     return NewAccount(account=account, owner=owner, owner_api_key=key)
 
 
-async def add_member(
-    *, account_id: int, name: str, email: str, role: MemberRole
-) -> IssuedCredential:
-    async with in_transaction():
-        member = await Member.create(
-            account_id=account_id, name=name, email=email.lower(), role=role
-        )
-        key = await issue_key(member=member, name=f"{role.lower()} key")
-    return IssuedCredential(id=member.id, api_key=key)
-
-
 async def register_worker(
     *, name: str, country: str, external_ref: str | None = None
 ) -> IssuedCredential:

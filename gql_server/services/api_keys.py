@@ -168,12 +168,13 @@ def _manageable(principal: MemberPrincipal) -> dict[str, object]:
     return {"member_id": principal.member_id}
 
 
+async def managed_key(principal: MemberPrincipal, key_id: int) -> ApiKey | None:
+    """One of the keys `principal` manages; None for any other."""
+    return await ApiKey.filter(id=key_id, **_manageable(principal)).first()
+
+
 async def _managed_key(principal: MemberPrincipal, key_id: int | None) -> ApiKey:
-    key = (
-        await ApiKey.filter(id=key_id, **_manageable(principal)).first()
-        if key_id is not None
-        else None
-    )
+    key = await managed_key(principal, key_id) if key_id is not None else None
     if key is None:
         raise not_found("API key", "key_id")
     return key
@@ -201,17 +202,18 @@ async def revoke_api_key(principal: MemberPrincipal, key_id: int | None) -> ApiK
 async def rotate_api_key(
     principal: MemberPrincipal,
     key_id: int | None,
-    grace: timedelta,
+    grace_seconds: int,
     expires_at: datetime | None = None,
 ) -> IssuedKey:
-    """A replacement for a key, and the old key's end after `grace`."""
+    """A replacement for a key, and the old key's end after `grace_seconds`."""
     now = clock.now()
-    if grace < timedelta(0) or grace > MAX_ROTATION_GRACE:
+    if not 0 <= grace_seconds <= MAX_ROTATION_GRACE.total_seconds():
         raise UseCaseError.single(
             ErrorCode.VALIDATION,
-            "The grace period is between 0 seconds and 7 days.",
+            "The grace period is between 0 seconds and 7 days (604800).",
             "grace_period_seconds",
         )
+    grace = timedelta(seconds=grace_seconds)
     checked = _future(expires_at, now, "expires_at")
     async with in_transaction():
         old = await _managed_key(principal, key_id)

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 
 from gql_server.models import Account
 from gql_server.models.enums import MemberRole, ProofKind
-from gql_server.services import accounts, projects, review, submissions, task_lifecycle, tasks
+from gql_server.services import (
+    accounts,
+    members,
+    projects,
+    review,
+    submissions,
+    task_lifecycle,
+    tasks,
+)
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
 
 DEMO_ACCOUNT_NAME = "Demo Requester"
@@ -62,11 +70,8 @@ async def seed_demo(*, skip_if_present: bool = False) -> Demo:
         role=MemberRole.OWNER,
         api_key_id=0,
     )
-    await accounts.add_member(
-        account_id=created.account.id,
-        name="Avery Auditor",
-        email="auditor@demo.example",
-        role=MemberRole.AUDITOR,
+    await members.create_member(
+        created.account.id, "Avery Auditor", "auditor@demo.example", MemberRole.AUDITOR
     )
     await accounts.fund_account(owner, 50_000)
     project = await projects.create_project(

@@ -1,0 +1,185 @@
+"""Running an account: members (an owner manages, every member reads) and API keys (a
+member manages its own, an owner every member's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from gql_server import models
+from gql_server.resolvers.common import Info, filter_pk, mutate, page, query
+from gql_server.resolvers.nodes import fetches
+from gql_server.resolvers.permissions import IsMember, IsOwner
+from gql_server.schema.administration import (
+    AddMemberInput,
+    AddMemberPayload,
+    ApiKey,
+    ApiKeyConnection,
+    ApiKeyFilter,
+    ApiKeyPayload,
+    ChangeMemberRoleInput,
+    CreateApiKeyInput,
+    IssuedApiKeyPayload,
+    MemberConnection,
+    MemberPayload,
+    RemoveMemberInput,
+    RevokeApiKeyInput,
+    RotateApiKeyInput,
+)
+from gql_server.schema.enums import MemberRole
+from gql_server.schema.types import Member
+from gql_server.services import api_keys, members
+from gql_server.services.global_ids import pk_of
+from gql_server.services.principals import MemberPrincipal, Principal
+
+
+@fetches(ApiKey)
+async def _api_key(principal: Principal, info: Info, pk: int) -> ApiKey | None:
+    if not isinstance(principal, MemberPrincipal):
+        return None
+    key = await api_keys.managed_key(principal, pk)
+    return ApiKey.from_model(key) if key is not None else None
+
+
+async def _member(member: models.Member) -> dict[str, Any]:
+    return {"member": Member.from_model(member)}
+
+
+async def _issued(issued: api_keys.IssuedKey) -> dict[str, Any]:
+    return {"key": ApiKey.from_model(issued.key), "secret": issued.plain}
+
+
+@strawberry.type
+class AdministrationQueries:
+    @strawberry.field(
+        permission_classes=[IsMember],
+        description="The account's members (those removed are not listed), oldest first.",
+    )
+    async def members(
+        self,
+        info: Info,
+        role: MemberRole | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> MemberConnection:
+        result = await query(
+            lambda: members.list_members(
+                info.context.member, page(first, after, last, before), role
+            )
+        )
+        return MemberConnection.from_page(result, Member.from_model)
+
+    @strawberry.field(
+        permission_classes=[IsMember],
+        description="Your API keys, newest first; an owner's list holds every member's.",
+    )
+    async def api_keys(
+        self,
+        info: Info,
+        filter: ApiKeyFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ApiKeyConnection:
+        given = filter or ApiKeyFilter()
+
+        async def action() -> Any:
+            return await api_keys.list_api_keys(
+                info.context.member,
+                page(first, after, last, before),
+                filter_pk(given.member_id, "Member", "member_id"),
+            )
+
+        return ApiKeyConnection.from_page(await query(action), ApiKey.from_model)
+
+
+@strawberry.type
+class AdministrationMutations:
+    @strawberry.mutation(
+        permission_classes=[IsOwner],
+        description="Add a member with a role; its first API key is in the payload, once. "
+        "DUPLICATE if a member has the email; a removed member's email brings it back.",
+    )
+    async def add_member(self, info: Info, input: AddMemberInput) -> AddMemberPayload:
+        async def present(added: members.AddedMember) -> dict[str, Any]:
+            return {"member": Member.from_model(added.member), "api_key": added.api_key}
+
+        return await mutate(
+            AddMemberPayload,
+            lambda: members.add_member(info.context.member, input.name, input.email, input.role),
+            present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsOwner],
+        description="Give a member another role. INVALID_STATE for the last owner's demotion.",
+    )
+    async def change_member_role(self, info: Info, input: ChangeMemberRoleInput) -> MemberPayload:
+        return await mutate(
+            MemberPayload,
+            lambda: members.change_member_role(
+                info.context.member, pk_of(input.member_id, "Member"), input.role
+            ),
+            _member,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsOwner],
+        description="Remove a member: every key it has stops working at once, and its open "
+        "subscriptions end. INVALID_STATE for the last owner.",
+    )
+    async def remove_member(self, info: Info, input: RemoveMemberInput) -> MemberPayload:
+        return await mutate(
+            MemberPayload,
+            lambda: members.remove_member(info.context.member, pk_of(input.member_id, "Member")),
+            _member,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMember],
+        description="A new API key of yours; its secret is in the payload, once.",
+    )
+    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> IssuedApiKeyPayload:
+        return await mutate(
+            IssuedApiKeyPayload,
+            lambda: api_keys.create_api_key(
+                info.context.member, input.name, input.expires_at, input.read_only
+            ),
+            _issued,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMember],
+        description="End a key now: its next request fails on every server process, and its "
+        "open subscriptions end.",
+    )
+    async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> ApiKeyPayload:
+        async def present(key: models.ApiKey) -> dict[str, Any]:
+            return {"key": ApiKey.from_model(key)}
+
+        return await mutate(
+            ApiKeyPayload,
+            lambda: api_keys.revoke_api_key(info.context.member, pk_of(input.key_id, "ApiKey")),
+            present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsMember],
+        description="A replacement for a key (same name and read-only setting); the old key "
+        "keeps working for the grace period, then ends.",
+    )
+    async def rotate_api_key(self, info: Info, input: RotateApiKeyInput) -> IssuedApiKeyPayload:
+        return await mutate(
+            IssuedApiKeyPayload,
+            lambda: api_keys.rotate_api_key(
+                info.context.member,
+                pk_of(input.key_id, "ApiKey"),
+                input.grace_period_seconds,
+                input.expires_at,
+            ),
+            _issued,
+        )

@@ -1,0 +1,137 @@
+"""Running an account: its members and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from gql_server import models
+from gql_server.schema.enums import MemberRole
+from gql_server.schema.errors import UserError
+from gql_server.schema.relay import Connection, Node, to_global_id
+from gql_server.schema.types import Info, Member
+
+MemberConnection = Connection[Member]
+
+
+@strawberry.type(
+    description="A member's API key, without its secret: the key itself is shown only by "
+    "the mutation that made it."
+)
+class ApiKey(Node):
+    prefix: str = strawberry.field(description="The key's first characters, to tell keys apart.")
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None = strawberry.field(
+        description="Unusable from then on (a rotated key's grace period ends here)."
+    )
+    read_only: bool = strawberry.field(description="Reads with the member's role; no mutation.")
+    revoked_at: datetime | None
+    member_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def member(self, info: Info) -> Member:
+        return Member.from_model(await info.context.loaders.member.load(self.member_pk))
+
+    @classmethod
+    def from_model(cls, key: models.ApiKey) -> ApiKey:
+        assert key.member_id is not None, "members' keys only"
+        return cls(
+            id=to_global_id("ApiKey", key.id),
+            prefix=key.prefix,
+            name=key.name,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            expires_at=key.expires_at,
+            read_only=key.read_only,
+            revoked_at=key.revoked_at,
+            member_pk=key.member_id,
+        )
+
+
+ApiKeyConnection = Connection[ApiKey]
+
+
+@strawberry.input
+class AddMemberInput:
+    name: str
+    email: str
+    role: MemberRole
+
+
+@strawberry.input
+class ChangeMemberRoleInput:
+    member_id: strawberry.ID
+    role: MemberRole
+
+
+@strawberry.input
+class RemoveMemberInput:
+    member_id: strawberry.ID
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    name: str = ""
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="No expiry when absent."
+    )
+    read_only: bool = False
+
+
+@strawberry.input
+class RevokeApiKeyInput:
+    key_id: strawberry.ID
+
+
+@strawberry.input
+class RotateApiKeyInput:
+    key_id: strawberry.ID
+    grace_period_seconds: int = strawberry.field(
+        default=0,
+        description="How long the old key keeps working, at most 7 days (604800); 0 ends it "
+        "at once.",
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="The replacement's expiry; none when absent."
+    )
+
+
+@strawberry.input(description="Every field narrows.")
+class ApiKeyFilter:
+    member_id: strawberry.ID | None = strawberry.field(
+        default=None, description="One member's keys (an owner sees every member's)."
+    )
+
+
+@strawberry.type
+class AddMemberPayload:
+    member: Member | None = None
+    api_key: str | None = strawberry.field(
+        default=None, description="The new member's first key: shown this once only."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MemberPayload:
+    member: Member | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ApiKeyPayload:
+    key: ApiKey | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class IssuedApiKeyPayload:
+    key: ApiKey | None = None
+    secret: str | None = strawberry.field(
+        default=None,
+        description="The key to send as 'Authorization: Bearer <key>': shown this once only.",
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
