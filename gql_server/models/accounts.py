@@ -72,3 +72,18 @@ class ApiKey(Entity):
                 name="api_key_has_one_owner",
             ),
         )
+
+
+class OperatorKey(Entity):
+    """A credential of the instance's operator (the partner application workers sign up
+    through): made only on the command line, never by an account; it manages workers and
+    reads no account's data. Stored as its SHA-256 only."""
+
+    key_hash = fields.CharField(max_length=64, unique=True)
+    prefix = fields.CharField(max_length=16)
+    name = fields.CharField(max_length=200, default="")
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "operator_key"

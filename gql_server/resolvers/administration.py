@@ -1,5 +1,6 @@
-"""Running an account: members (an owner manages, every member reads) and API keys (a
-member manages its own, an owner every member's)."""
+"""Running an account: members (an owner manages, every member reads), API keys (a member
+manages its own, an owner every member's), and workers (the operator registers them and
+manages their keys; members see those who did their account's work)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import strawberry
 from gql_server import models
 from gql_server.resolvers.common import Info, filter_pk, mutate, page, query
 from gql_server.resolvers.nodes import fetches
-from gql_server.resolvers.permissions import IsMember, IsOwner
+from gql_server.resolvers.permissions import IsMember, IsOperator, IsOwner
 from gql_server.schema.administration import (
     AddMemberInput,
     AddMemberPayload,
@@ -21,15 +22,25 @@ from gql_server.schema.administration import (
     ChangeMemberRoleInput,
     CreateApiKeyInput,
     IssuedApiKeyPayload,
+    IssueWorkerKeyInput,
     MemberConnection,
     MemberPayload,
+    RegisterWorkerInput,
+    RegisterWorkerPayload,
     RemoveMemberInput,
     RevokeApiKeyInput,
+    RevokeWorkerKeyInput,
     RotateApiKeyInput,
+    UpdateWorkerInput,
+    WorkerConnection,
+    WorkerFilter,
+    WorkerKey,
+    WorkerKeyPayload,
+    WorkerPayload,
 )
 from gql_server.schema.enums import MemberRole
-from gql_server.schema.types import Member
-from gql_server.services import api_keys, members
+from gql_server.schema.types import Member, Worker
+from gql_server.services import api_keys, members, workers
 from gql_server.services.global_ids import pk_of
 from gql_server.services.principals import MemberPrincipal, Principal
 
@@ -95,6 +106,34 @@ class AdministrationQueries:
             )
 
         return ApiKeyConnection.from_page(await query(action), ApiKey.from_model)
+
+    @strawberry.field(
+        permission_classes=[IsMember],
+        description="The workers who did the account's work (a submission on one of its "
+        "tasks), first registered first.",
+    )
+    async def workers(
+        self,
+        info: Info,
+        filter: WorkerFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> WorkerConnection:
+        given = filter or WorkerFilter()
+
+        async def action() -> Any:
+            wanted = workers.WorkerFilter(
+                country=given.country,
+                task_id=filter_pk(given.task_id, "Task", "task_id"),
+                skill_id=filter_pk(given.skill_id, "Skill", "skill_id"),
+            )
+            return await workers.account_workers(
+                info.context.member.account_id, wanted, page(first, after, last, before)
+            )
+
+        return WorkerConnection.from_page(await query(action), Worker.from_model)
 
 
 @strawberry.type
@@ -182,4 +221,68 @@ class AdministrationMutations:
                 input.expires_at,
             ),
             _issued,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsOperator],
+        description="Register a worker (operator key only) with a first key; registering an "
+        "external reference again returns the same worker.",
+    )
+    async def register_worker(
+        self, info: Info, input: RegisterWorkerInput
+    ) -> RegisterWorkerPayload:
+        async def present(registered: workers.RegisteredWorker) -> dict[str, Any]:
+            return {
+                "worker": Worker.from_model(registered.worker),
+                "created": registered.created,
+                "api_key": registered.api_key,
+            }
+
+        return await mutate(
+            RegisterWorkerPayload,
+            lambda: workers.register_worker(input.name, input.country, input.external_ref),
+            present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsOperator], description="Change a worker's profile (operator key)."
+    )
+    async def update_worker(self, info: Info, input: UpdateWorkerInput) -> WorkerPayload:
+        async def present(worker: models.Worker) -> dict[str, Any]:
+            return {"worker": Worker.from_model(worker)}
+
+        return await mutate(
+            WorkerPayload,
+            lambda: workers.update_worker(
+                pk_of(input.worker_id, "Worker"), input.name, input.country
+            ),
+            present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsOperator],
+        description="Another key for a worker (operator key); its secret is in the payload, once.",
+    )
+    async def issue_worker_key(self, info: Info, input: IssueWorkerKeyInput) -> WorkerKeyPayload:
+        async def present(issued: workers.IssuedWorkerKey) -> dict[str, Any]:
+            return {"key": WorkerKey.from_model(issued.key), "secret": issued.plain}
+
+        return await mutate(
+            WorkerKeyPayload,
+            lambda: workers.issue_worker_key(pk_of(input.worker_id, "Worker"), input.name),
+            present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsOperator],
+        description="End a worker's key now (operator key): its next request fails.",
+    )
+    async def revoke_worker_key(self, info: Info, input: RevokeWorkerKeyInput) -> WorkerKeyPayload:
+        async def present(key: models.ApiKey) -> dict[str, Any]:
+            return {"key": WorkerKey.from_model(key)}
+
+        return await mutate(
+            WorkerKeyPayload,
+            lambda: workers.revoke_worker_key(pk_of(input.key_id, "ApiKey")),
+            present,
         )

@@ -13,7 +13,7 @@ from strawberry.types.graphql import OperationType
 
 from gql_server.models.enums import MemberRole
 from gql_server.schema.errors import Forbidden, Unauthenticated
-from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
+from gql_server.services.principals import MemberPrincipal, OperatorPrincipal, WorkerPrincipal
 
 
 def _principal(info: Any) -> Any:
@@ -60,6 +60,15 @@ class CanAudit(_MemberWithRole):
 
 class IsOwner(_MemberWithRole):
     roles = frozenset({MemberRole.OWNER})
+
+
+class IsOperator(BasePermission):
+    """The instance's operator key (made on the command line, never by an account)."""
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        if not isinstance(_principal(info), OperatorPrincipal):
+            raise Forbidden("This field is for the instance's operator key.")
+        return True
 
 
 class IsWorker(BasePermission):

@@ -10,7 +10,7 @@ from gql_server import models
 from gql_server.schema.enums import MemberRole
 from gql_server.schema.errors import UserError
 from gql_server.schema.relay import Connection, Node, to_global_id
-from gql_server.schema.types import Info, Member
+from gql_server.schema.types import Info, Member, Worker
 
 MemberConnection = Connection[Member]
 
@@ -135,3 +135,97 @@ class IssuedApiKeyPayload:
         description="The key to send as 'Authorization: Bearer <key>': shown this once only.",
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+# --- workers, managed by the operator --------------------------------------------------------
+
+
+@strawberry.type(description="A worker's API key, without its secret.")
+class WorkerKey:
+    id: strawberry.ID
+    prefix: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, key: models.ApiKey) -> WorkerKey:
+        return cls(
+            id=to_global_id("ApiKey", key.id),
+            prefix=key.prefix,
+            name=key.name,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+@strawberry.input
+class RegisterWorkerInput:
+    name: str
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code, like 'DE'.")
+    external_ref: str | None = strawberry.field(
+        default=None,
+        description="The worker's id in your application: registering it again returns the "
+        "same worker.",
+    )
+
+
+@strawberry.input
+class UpdateWorkerInput:
+    worker_id: strawberry.ID
+    name: str | None = None
+    country: str | None = None
+
+
+@strawberry.input
+class IssueWorkerKeyInput:
+    worker_id: strawberry.ID
+    name: str = ""
+
+
+@strawberry.input
+class RevokeWorkerKeyInput:
+    key_id: strawberry.ID
+
+
+@strawberry.input(description="Every field narrows.")
+class WorkerFilter:
+    country: str | None = None
+    task_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Those with a submission on this task."
+    )
+    skill_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Those with a value of this skill."
+    )
+
+
+@strawberry.type
+class RegisterWorkerPayload:
+    worker: Worker | None = None
+    created: bool = strawberry.field(
+        default=False, description="False when the external reference was registered before."
+    )
+    api_key: str | None = strawberry.field(
+        default=None,
+        description="The new worker's first key, shown this once only; null for a worker "
+        "registered before (issue it another with issueWorkerKey).",
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class WorkerPayload:
+    worker: Worker | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class WorkerKeyPayload:
+    key: WorkerKey | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The key itself, shown this once only (when it was made)."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+WorkerConnection = Connection[Worker]

@@ -275,6 +275,16 @@ class Task(Node):
 TaskConnection = Connection[Task]
 ProjectConnection = Connection[Project]
 
+
+@strawberry.type(
+    description="The instance's operator: the partner application workers sign up through. "
+    "It manages workers and sees no account's data."
+)
+class Operator:
+    name: str
+
+
 Principal = Annotated[
-    Member | Worker, strawberry.union("Principal", description="The caller of the API.")
+    Member | Worker | Operator,
+    strawberry.union("Principal", description="The caller of the API."),
 ]

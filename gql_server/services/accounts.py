@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tortoise.transactions import in_transaction
 
-from gql_server.models import Account, Member, Worker
+from gql_server.models import Account, Member
 from gql_server.models.enums import ActorKind, Currency, LedgerReason, MemberRole
 from gql_server.services import ledger, outbox
 from gql_server.services.api_keys import issue_key
@@ -15,14 +15,6 @@ from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.events import AccountFunded, unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
 from gql_server.services.principals import MemberPrincipal
-
-
-@dataclass(frozen=True)
-class IssuedCredential:
-    """A newly created party with its API key in plain text, which is never shown again."""
-
-    id: int
-    api_key: str
 
 
 @dataclass(frozen=True)
@@ -61,20 +53,6 @@ async def create_account(
         )
         key = await issue_key(member=owner, name="owner key")
     return NewAccount(account=account, owner=owner, owner_api_key=key)
-
-
-async def register_worker(
-    *, name: str, country: str, external_ref: str | None = None
-) -> IssuedCredential:
-    country = country.strip().upper()
-    if len(country) != 2 or not country.isalpha():
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, "Country must be an ISO 3166-1 alpha-2 code like 'DE'.", "country"
-        )
-    async with in_transaction():
-        worker = await Worker.create(name=name, country=country, external_ref=external_ref)
-        key = await issue_key(worker=worker, name="worker key")
-    return IssuedCredential(id=worker.id, api_key=key)
 
 
 async def get_account(account_id: int) -> Account:

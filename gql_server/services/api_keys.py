@@ -22,13 +22,20 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from gql_server import clock
-from gql_server.models import ApiKey, Member, Worker
+from gql_server.models import ApiKey, Member, OperatorKey, Worker
 from gql_server.models.enums import MemberRole
 from gql_server.services.errors import ErrorCode, UseCaseError, not_found
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
-from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
+from gql_server.services.principals import (
+    MemberPrincipal,
+    OperatorPrincipal,
+    Principal,
+    WorkerPrincipal,
+)
 
 KEY_PREFIX = "cwk_"
+# Operator keys look different, so that nobody mistakes one for an account's key.
+OPERATOR_KEY_PREFIX = "cwo_"
 MAX_NAME = 200
 MAX_ROTATION_GRACE = timedelta(days=7)
 KEY_ORDER = SortKey("created_at", True)
@@ -39,8 +46,8 @@ def hash_key(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
-def new_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+def new_key(prefix: str = KEY_PREFIX) -> str:
+    return prefix + secrets.token_urlsafe(32)
 
 
 async def issue_key(
@@ -93,9 +100,25 @@ class Caller:
     member: Member | None = None
 
 
+async def issue_operator_key(name: str = "") -> str:
+    """A new operator key; its plain text, shown only once (the command line's)."""
+    plain = new_key(OPERATOR_KEY_PREFIX)
+    await OperatorKey.create(key_hash=hash_key(plain), prefix=plain[:12], name=_key_name(name))
+    return plain
+
+
+async def operator_name(principal: OperatorPrincipal) -> str:
+    return (await OperatorKey.get(id=principal.operator_key_id)).name
+
+
 async def identify(plain: str) -> Caller | None:
     """The caller a bearer key stands for, or None for a key that is unknown or not usable."""
-    if not plain.startswith(KEY_PREFIX) or len(plain) > 200:
+    if len(plain) > 200:
+        return None
+    if plain.startswith(OPERATOR_KEY_PREFIX):
+        operator = await OperatorKey.get_or_none(key_hash=hash_key(plain), revoked_at=None)
+        return Caller(OperatorPrincipal(operator.id)) if operator is not None else None
+    if not plain.startswith(KEY_PREFIX):
         return None
     key = (
         await ApiKey.filter(key_hash=hash_key(plain), revoked_at=None)

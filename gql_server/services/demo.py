@@ -16,6 +16,7 @@ from gql_server.services import (
     tasks,
 )
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
+from gql_server.services.workers import register_worker
 
 DEMO_ACCOUNT_NAME = "Demo Requester"
 
@@ -102,9 +103,10 @@ async def seed_demo(*, skip_if_present: bool = False) -> Demo:
     countries = ["US", "DE", "IN", "BR", "PH", "NG"]
     workers = []
     for index, country in enumerate(countries):
-        credential = await accounts.register_worker(name=f"Worker {index + 1}", country=country)
-        demo.worker_api_keys.append(credential.api_key)
-        workers.append(WorkerPrincipal(worker_id=credential.id, api_key_id=0))
+        registered = await register_worker(f"Worker {index + 1}", country)
+        assert registered.api_key is not None
+        demo.worker_api_keys.append(registered.api_key)
+        workers.append(WorkerPrincipal(worker_id=registered.worker.id, api_key_id=0))
 
     proof = {"screenshot": "https://img.example/proof.png", "notes": "Done as asked."}
     for index, worker in enumerate(workers):
