@@ -10,7 +10,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from gql_server import models
-from gql_server.services import audits, callbacks
+from gql_server.services import audits, batches, callbacks
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 
 M = TypeVar("M", bound=Model)
@@ -75,6 +75,9 @@ class Loaders:
     rule: DataLoader[int, models.Rule] = field(default_factory=lambda: _loader(models.Rule))
     deliveries: DataLoader[int, list[models.WebhookDelivery]] = field(
         default_factory=lambda: _grouped(callbacks.deliveries_of)
+    )
+    batch_counts: DataLoader[int, batches.BatchCounts] = field(
+        default_factory=lambda: _grouped(batches.counts_of)
     )
 
 

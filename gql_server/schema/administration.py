@@ -10,7 +10,8 @@ from gql_server import models
 from gql_server.schema.enums import MemberRole
 from gql_server.schema.errors import UserError
 from gql_server.schema.relay import Connection, Node, to_global_id
-from gql_server.schema.types import Info, Member, Worker
+from gql_server.schema.types import Batch, Info, Member, Worker
+from gql_server.schema.work import Template
 
 MemberConnection = Connection[Member]
 
@@ -229,3 +230,37 @@ class WorkerKeyPayload:
 
 
 WorkerConnection = Connection[Worker]
+
+
+# --- batches and templates ------------------------------------------------------------------
+
+BatchConnection = Connection[Batch]
+TemplateConnection = Connection[Template]
+
+
+@strawberry.input
+class CreateBatchInput:
+    name: str
+
+
+@strawberry.input
+class UpdateBatchInput:
+    batch_id: strawberry.ID
+    name: str
+
+
+@strawberry.input
+class DeleteTemplateInput:
+    template_id: strawberry.ID
+
+
+@strawberry.type
+class BatchPayload:
+    batch: Batch | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeleteTemplatePayload:
+    deleted_template_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

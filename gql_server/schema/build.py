@@ -25,7 +25,7 @@ from gql_server.resolvers.query import Query as FoundationQueries
 from gql_server.resolvers.review import ReviewMutations, ReviewQueries
 from gql_server.resolvers.rules import RuleMutations, RuleQueries
 from gql_server.resolvers.subscription import Subscription
-from gql_server.resolvers.task_admin import TaskAdminMutations
+from gql_server.resolvers.task_admin import TaskAdminMutations, TaskOrganisationQueries
 from gql_server.resolvers.work import WorkMutations, WorkQueries
 from gql_server.schema.errors import ShapeErrors
 from gql_server.schema.scalars import SCALAR_MAP
@@ -52,6 +52,7 @@ Query = merge_types(
         QualityQueries,
         RuleQueries,
         AdministrationQueries,
+        TaskOrganisationQueries,
     ),
 )
 Mutation = merge_types(

@@ -110,10 +110,25 @@ class Project(Node):
 @strawberry.type
 class Batch(Node):
     name: str
+    created_at: datetime
+    pk: strawberry.Private[int]
+
+    @strawberry.field(description="The tasks in the batch.")
+    async def task_count(self, info: Info) -> int:
+        return (await info.context.loaders.batch_counts.load(self.pk)).tasks
+
+    @strawberry.field(description="The submissions on the batch's tasks, in every state.")
+    async def submission_count(self, info: Info) -> int:
+        return (await info.context.loaders.batch_counts.load(self.pk)).submissions
 
     @classmethod
     def from_model(cls, batch: models.Batch) -> Batch:
-        return cls(id=to_global_id("Batch", batch.id), name=batch.name)
+        return cls(
+            id=to_global_id("Batch", batch.id),
+            name=batch.name,
+            created_at=batch.created_at,
+            pk=batch.id,
+        )
 
 
 @strawberry.type(description="Something a worker must attach to a submission.")
