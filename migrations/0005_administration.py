@@ -1,6 +1,8 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+import functools
 from gql_server.clock import now
+from json import dumps, loads
 from tortoise import fields
 
 class Migration(migrations.Migration):
@@ -37,5 +39,30 @@ class Migration(migrations.Migration):
             model_name='Member',
             name='removed_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='WebhookEndpoint',
+            name='description',
+            field=fields.CharField(default='', max_length=500),
+        ),
+        ops.AddField(
+            model_name='WebhookEndpoint',
+            name='event_types',
+            field=fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
+        ),
+        ops.AddField(
+            model_name='WebhookEndpoint',
+            name='previous_secret',
+            field=fields.CharField(null=True, max_length=128),
+        ),
+        ops.AddField(
+            model_name='WebhookEndpoint',
+            name='previous_secret_until',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='WebhookEndpoint',
+            name='subscribed',
+            field=fields.BooleanField(default=False),
         ),
     ]
