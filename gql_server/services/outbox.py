@@ -257,7 +257,11 @@ async def enqueue_ping(endpoint: WebhookEndpoint) -> OutboxEvent:
     target = Target(endpoint.id, endpoint.disabled_at is not None)
     data = {"endpoint_id": global_id("WebhookEndpoint", endpoint.id)}
     await _write(account, [target], [(PING, None, None, data)])
-    return await OutboxEvent.filter(endpoint_id=endpoint.id, event_type=PING).order_by("-id").get()
+    ping = (
+        await OutboxEvent.filter(endpoint_id=endpoint.id, event_type=PING).order_by("-id").first()
+    )
+    assert ping is not None, "just written"
+    return ping
 
 
 class CallbackOutbox(Handler):
