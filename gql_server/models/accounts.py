@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 
 from gql_server.models.base import Entity
-from gql_server.models.enums import Currency, MemberRole
+from gql_server.models.enums import AdminAction, Currency, MemberRole
 
 
 class Account(Entity):
@@ -87,3 +88,24 @@ class OperatorKey(Entity):
 
     class Meta:
         table = "operator_key"
+
+
+class AdminActivity(Entity):
+    """One administrative change of an account, for its owners' activity log: who did what
+    to which member, key, endpoint or restriction, when, and with what values."""
+
+    account = fields.ForeignKeyField(
+        "models.Account", related_name="admin_activity", on_delete=fields.CASCADE
+    )
+    actor = fields.ForeignKeyField(
+        "models.Member", related_name="admin_activity", null=True, on_delete=fields.SET_NULL
+    )
+    action = fields.CharEnumField(AdminAction, max_length=32)
+    # The GraphQL type name and id of what changed (a Member, an ApiKey, ...).
+    subject_type = fields.CharField(max_length=32)
+    subject_id = fields.BigIntField()
+    details = fields.JSONField()
+
+    class Meta:
+        table = "admin_activity"
+        indexes = (Index(fields=("account_id", "created_at"), name="admin_activity_account"),)
