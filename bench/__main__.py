@@ -20,7 +20,7 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import s1_queue_page, s2_approvals, s4_bulk_review, s5_trivial_query
+from bench import s1_queue_page, s2_approvals, s4_bulk_review, s5_trivial_query, s6_scale
 from bench.database import fresh_database, server_env
 from bench.harness import Figure, table
 
@@ -29,6 +29,7 @@ SCENARIOS = {
     "S2": s2_approvals,
     "S4": s4_bulk_review,
     "S5": s5_trivial_query,
+    "S6": s6_scale,
 }
 
 

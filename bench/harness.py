@@ -1,5 +1,17 @@
-"""What every scenario needs: server processes on free ports, closed-loop HTTP load,
-interleaved rounds, and the figures (median, spread, ratio) they print and store."""
+"""What every scenario needs: server processes on free ports, HTTP load, interleaved
+rounds, and the figures (median, spread, ratio) they print and store.
+
+Two kinds of load, both returning a `Load`:
+- `closed_loop`: each client sends its next request when the last one ended. It finds
+  capacity (requests per second), but a slow server slows its own offered load, so its
+  latencies hide the queueing a real arrival rate would meet (coordinated omission).
+- `open_loop`: requests at fixed intended send times, `rate` a second, whatever the
+  server does; each latency runs from the request's intended send time, so the time a
+  request waited for a free connection, or for the scheduler, counts. Latencies are
+  comparable between servers only at the same offered rate; pick it below the slower
+  one's capacity (a closed-loop probe), or the queue, and every latency, grows with the
+  length of the run.
+"""
 
 from __future__ import annotations
 
@@ -100,7 +112,7 @@ def uvicorn_app(target: str, env: dict[str, str] | None = None) -> Iterator[str]
 
 @dataclass
 class Load:
-    """What a closed-loop load measured: completed requests and their latencies."""
+    """What a load measured: completed requests and their latencies (seconds)."""
 
     seconds: float
     latencies: list[float] = field(default_factory=list)
@@ -130,6 +142,48 @@ async def closed_loop(
                 load.latencies.append(time.monotonic() - started)
 
     await asyncio.gather(*(client() for _ in range(clients)))
+    return load
+
+
+async def open_loop(
+    rate: float,
+    seconds: float,
+    request: Callable[[httpx.AsyncClient], Awaitable[None]],
+    base: str,
+    connections: int,
+) -> Load:
+    """`rate` requests a second for `seconds`, the n-th due at start + n / rate, over at
+    most `connections` keep-alive connections; each latency is measured from its due time.
+
+    A request due while every connection is busy waits for one, and that wait is part of
+    its latency. Requests still running when the time is up are awaited and counted, so
+    `Load.rate` is the completed share of the offered rate over the window."""
+    load = Load(seconds)
+    idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    clients = [httpx.AsyncClient(base_url=base, timeout=60) for _ in range(connections)]
+    try:
+        for http in clients:
+            await request(http)  # open and warm the connection up; not counted
+            idle.put_nowait(http)
+
+        async def send(due: float) -> None:
+            http = await idle.get()
+            try:
+                await request(http)
+            finally:
+                idle.put_nowait(http)
+            load.latencies.append(time.monotonic() - due)
+
+        start = time.monotonic()
+        sent: list[asyncio.Task[None]] = []
+        for n in range(max(1, round(rate * seconds))):
+            due = start + n / rate
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            sent.append(asyncio.create_task(send(due)))
+        await asyncio.gather(*sent)
+    finally:
+        for http in clients:
+            await http.aclose()
     return load
 
 

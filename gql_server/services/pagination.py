@@ -100,10 +100,16 @@ def _validate(request: PageRequest) -> list[FieldError]:
 
 
 def _beyond(key: SortKey, value: Any, pk: int, forward: bool) -> Q:
-    """Rows strictly after (forward) or before (not forward) the position (value, pk)."""
+    """Rows strictly after (forward) or before (not forward) the position (value, pk).
+
+    The leading bound on the field alone (`>=` or `<=`) is what an index on (..., field)
+    can start its scan at; without it the OR is only a filter, and a page deep in a list
+    reads every row before it (10,000 rows for a page after 10,000)."""
     later = forward != key.descending
     op = "gt" if later else "lt"
-    return Q(**{f"{key.field}__{op}": value}) | Q(**{key.field: value, f"id__{op}": pk})
+    return Q(**{f"{key.field}__{op}e": value}) & (
+        Q(**{f"{key.field}__{op}": value}) | Q(**{key.field: value, f"id__{op}": pk})
+    )
 
 
 async def paginate(queryset: QuerySet[M], key: SortKey, request: PageRequest) -> Page[M]:
