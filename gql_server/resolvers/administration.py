@@ -15,6 +15,9 @@ from gql_server.resolvers.permissions import IsMember, IsOperator, IsOwner
 from gql_server.schema.administration import (
     AddMemberInput,
     AddMemberPayload,
+    AdminAction,
+    AdminActivity,
+    AdminActivityConnection,
     ApiKey,
     ApiKeyConnection,
     ApiKeyFilter,
@@ -40,7 +43,7 @@ from gql_server.schema.administration import (
 )
 from gql_server.schema.enums import MemberRole
 from gql_server.schema.types import Member, Worker
-from gql_server.services import api_keys, members, workers
+from gql_server.services import activity, api_keys, members, workers
 from gql_server.services.global_ids import pk_of
 from gql_server.services.principals import MemberPrincipal, Principal
 
@@ -134,6 +137,27 @@ class AdministrationQueries:
             )
 
         return WorkerConnection.from_page(await query(action), Worker.from_model)
+
+    @strawberry.field(
+        permission_classes=[IsOwner],
+        description="Who added, removed or changed a member, a key or an endpoint, or lifted "
+        "a restriction by hand, newest first (owners only).",
+    )
+    async def activity_log(
+        self,
+        info: Info,
+        action: AdminAction | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> AdminActivityConnection:
+        result = await query(
+            lambda: activity.list_activity(
+                info.context.member.account_id, page(first, after, last, before), action
+            )
+        )
+        return AdminActivityConnection.from_page(result, AdminActivity.from_model)
 
 
 @strawberry.type

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import strawberry
 
 from gql_server import models
+from gql_server.models import enums as domain
 from gql_server.schema.enums import MemberRole
 from gql_server.schema.errors import UserError
 from gql_server.schema.relay import Connection, Node, to_global_id
@@ -264,3 +266,49 @@ class BatchPayload:
 class DeleteTemplatePayload:
     deleted_template_id: strawberry.ID | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+# --- the activity log ---------------------------------------------------------------------
+
+AdminAction = strawberry.enum(
+    domain.AdminAction, description="What a member changed in the account's administration."
+)
+
+
+@strawberry.type(description="A value an administrative change set or recorded.")
+class ActivityDetail:
+    name: str
+    value: str = strawberry.field(description="As JSON.")
+
+
+@strawberry.type(description="One administrative change: who did what to what, and when.")
+class AdminActivity:
+    action: AdminAction
+    subject_type: str = strawberry.field(description="Member, ApiKey, WebhookEndpoint, ...")
+    subject_id: strawberry.ID
+    details: list[ActivityDetail]
+    created_at: datetime
+    actor_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="Null if the member is gone.")
+    async def actor(self, info: Info) -> Member | None:
+        if self.actor_pk is None:
+            return None
+        return Member.from_model(await info.context.loaders.member.load(self.actor_pk))
+
+    @classmethod
+    def from_model(cls, entry: models.AdminActivity) -> AdminActivity:
+        return cls(
+            action=entry.action,
+            subject_type=entry.subject_type,
+            subject_id=to_global_id(entry.subject_type, entry.subject_id),
+            details=[
+                ActivityDetail(name=name, value=json.dumps(value))
+                for name, value in sorted(entry.details.items())
+            ],
+            created_at=entry.created_at,
+            actor_pk=entry.actor_id,
+        )
+
+
+AdminActivityConnection = Connection[AdminActivity]

@@ -23,7 +23,8 @@ from tortoise.transactions import in_transaction
 
 from gql_server import clock
 from gql_server.models import ApiKey, Member, OperatorKey, Worker
-from gql_server.models.enums import MemberRole
+from gql_server.models.enums import AdminAction, MemberRole
+from gql_server.services import activity
 from gql_server.services.errors import ErrorCode, UseCaseError, not_found
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import (
@@ -180,8 +181,23 @@ async def create_api_key(
     """A new key of the calling member."""
     checked = _future(expires_at, clock.now(), "expires_at")
     member = await Member.get(id=principal.member_id)
-    key, plain = await _issue(member, None, _key_name(name), checked, read_only)
+    async with in_transaction():
+        key, plain = await _issue(member, None, _key_name(name), checked, read_only)
+        await _logged(principal, AdminAction.API_KEY_CREATED, key)
     return IssuedKey(key, plain)
+
+
+async def _logged(principal: MemberPrincipal, action: AdminAction, key: ApiKey) -> None:
+    await activity.record(
+        principal,
+        action,
+        "ApiKey",
+        key.id,
+        prefix=key.prefix,
+        name=key.name,
+        read_only=key.read_only,
+        expires_at=key.expires_at,
+    )
 
 
 def _manageable(principal: MemberPrincipal) -> dict[str, object]:
@@ -218,7 +234,9 @@ async def revoke_api_key(principal: MemberPrincipal, key_id: int | None) -> ApiK
     key = await _managed_key(principal, key_id)
     if key.revoked_at is None:
         key.revoked_at = clock.now()
-        await ApiKey.filter(id=key.id, revoked_at=None).update(revoked_at=key.revoked_at)
+        async with in_transaction():
+            if await ApiKey.filter(id=key.id, revoked_at=None).update(revoked_at=key.revoked_at):
+                await _logged(principal, AdminAction.API_KEY_REVOKED, key)
     return key
 
 
@@ -246,6 +264,7 @@ async def rotate_api_key(
             )
         member = await Member.get(id=old.member_id)
         key, plain = await _issue(member, None, old.name, checked, old.read_only)
+        await _logged(principal, AdminAction.API_KEY_ROTATED, old)
         ends = now + grace
         if grace == timedelta(0):
             await ApiKey.filter(id=old.id).update(revoked_at=now)

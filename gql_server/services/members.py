@@ -21,7 +21,8 @@ from tortoise.transactions import in_transaction
 
 from gql_server import clock
 from gql_server.models import Account, ApiKey, Member
-from gql_server.models.enums import MemberRole
+from gql_server.models.enums import AdminAction, MemberRole
+from gql_server.services import activity
 from gql_server.services.api_keys import issue_key
 from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
@@ -86,7 +87,13 @@ async def create_member(account_id: int, name: str, email: str, role: MemberRole
 async def add_member(
     principal: MemberPrincipal, name: str, email: str, role: MemberRole
 ) -> AddedMember:
-    return await create_member(principal.account_id, name, email, role)
+    async with in_transaction():
+        added = await create_member(principal.account_id, name, email, role)
+        member = added.member
+        await activity.record(
+            principal, AdminAction.MEMBER_ADDED, "Member", member.id, email=member.email, role=role
+        )
+    return added
 
 
 async def _other_owners(account_id: int, member_id: int) -> int:
@@ -127,6 +134,15 @@ async def change_member_role(
         if demoted and not await _other_owners(principal.account_id, member.id):
             raise _last_owner("demoted")
         if member.role is not role:
+            await activity.record(
+                principal,
+                AdminAction.MEMBER_ROLE_CHANGED,
+                "Member",
+                member.id,
+                email=member.email,
+                before=member.role,
+                after=role,
+            )
             member.role = role
             await member.save(update_fields=["role"])
     return member
@@ -143,7 +159,15 @@ async def remove_member(principal: MemberPrincipal, member_id: int | None) -> Me
             raise _last_owner("removed")
         member.removed_at = now
         await member.save(update_fields=["removed_at"])
-        await ApiKey.filter(member_id=member.id, revoked_at=None).update(revoked_at=now)
+        revoked = await ApiKey.filter(member_id=member.id, revoked_at=None).update(revoked_at=now)
+        await activity.record(
+            principal,
+            AdminAction.MEMBER_REMOVED,
+            "Member",
+            member.id,
+            email=member.email,
+            keys_revoked=revoked,
+        )
     return member
 
 

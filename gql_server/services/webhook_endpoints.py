@@ -20,8 +20,8 @@ from tortoise.transactions import in_transaction
 
 from gql_server import clock
 from gql_server.models import Account, OutboxEvent, Task, WebhookEndpoint
-from gql_server.models.enums import OutboxStatus
-from gql_server.services import outbox
+from gql_server.models.enums import AdminAction, OutboxStatus
+from gql_server.services import activity, outbox
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.tenancy import owned
@@ -99,7 +99,16 @@ async def create_endpoint(
         await WebhookEndpoint.filter(id=endpoint.id).update(
             subscribed=True, description=text, event_types=types
         )
+        await _logged(principal, AdminAction.ENDPOINT_CREATED, endpoint, event_types=types)
     return await WebhookEndpoint.get(id=endpoint.id)
+
+
+async def _logged(
+    principal: MemberPrincipal, action: AdminAction, endpoint: WebhookEndpoint, **details: object
+) -> None:
+    await activity.record(
+        principal, action, "WebhookEndpoint", endpoint.id, url=endpoint.url, **details
+    )
 
 
 async def update_endpoint(
@@ -126,7 +135,12 @@ async def update_endpoint(
     elif enabled is False and endpoint.disabled_at is None:
         changes.update(disabled_at=clock.now(), disabled_reason=DISABLED_BY_MEMBER)
     if changes:
-        await WebhookEndpoint.filter(id=endpoint.id).update(**changes)
+        async with in_transaction():
+            await WebhookEndpoint.filter(id=endpoint.id).update(**changes)
+            logged = {k: v for k, v in changes.items() if k in ("description", "event_types")}
+            if "disabled_at" in changes:
+                logged["enabled"] = changes["disabled_at"] is None
+            await _logged(principal, AdminAction.ENDPOINT_UPDATED, endpoint, **logged)
     return await WebhookEndpoint.get(id=endpoint.id)
 
 
@@ -145,6 +159,7 @@ async def delete_endpoint(principal: MemberPrincipal, endpoint_id: int | None) -
                 status=OutboxStatus.DISABLED
             )
             await endpoint.delete()
+        await _logged(principal, AdminAction.ENDPOINT_DELETED, endpoint)
     return endpoint.id
 
 
@@ -163,11 +178,16 @@ async def rotate_secret(
         overlap = timedelta(seconds=overlap_seconds)
     assert overlap is not None
     endpoint = await _endpoint(principal, endpoint_id)
-    await WebhookEndpoint.filter(id=endpoint.id).update(
-        secret=outbox.new_secret(),
-        previous_secret=endpoint.secret if overlap else None,
-        previous_secret_until=clock.now() + overlap if overlap else None,
-    )
+    until = clock.now() + overlap if overlap else None
+    async with in_transaction():
+        await WebhookEndpoint.filter(id=endpoint.id).update(
+            secret=outbox.new_secret(),
+            previous_secret=endpoint.secret if overlap else None,
+            previous_secret_until=until,
+        )
+        await _logged(
+            principal, AdminAction.ENDPOINT_SECRET_ROTATED, endpoint, old_secret_until=until
+        )
     return await WebhookEndpoint.get(id=endpoint.id)
 
 
