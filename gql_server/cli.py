@@ -51,8 +51,10 @@ def cmd_create_account(settings: Settings, args: argparse.Namespace) -> int:
             owner_email=args.owner_email,
             currency=Currency(args.currency),
             timezone=args.timezone,
+            sandbox=args.sandbox,
         )
-        print(f"Account {created.account.id} created. Owner API key (shown once, keep it safe):")
+        kind = "Sandbox account" if args.sandbox else "Account"
+        print(f"{kind} {created.account.id} created. Owner API key (shown once, keep it safe):")
         print(created.owner_api_key)
 
     asyncio.run(_with_database(settings, work))
@@ -195,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--owner-email", required=True)
     create.add_argument("--currency", default="USD", choices=[c.value for c in Currency])
     create.add_argument("--timezone", default="UTC")
+    create.add_argument(
+        "--sandbox", action="store_true", help="Simulated workers only; keys start cwk_test_."
+    )
     create.set_defaults(func=cmd_create_account)
     operator = commands.add_parser(
         "create-operator-key",

@@ -44,6 +44,16 @@ class Migration(migrations.Migration):
             bases=['Entity'],
         ),
         ops.AddField(
+            model_name='Account',
+            name='sandbox',
+            field=fields.BooleanField(default=False),
+        ),
+        ops.AddField(
+            model_name='Account',
+            name='twin_of',
+            field=fields.ForeignKeyField('models.Account', source_field='twin_of_id', null=True, db_constraint=True, to_field='id', related_name='sandbox_twins', on_delete=OnDelete.SET_NULL),
+        ),
+        ops.AddField(
             model_name='ApiKey',
             name='expires_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
@@ -81,6 +91,11 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='WebhookEndpoint',
             name='subscribed',
+            field=fields.BooleanField(default=False),
+        ),
+        ops.AddField(
+            model_name='Worker',
+            name='simulated',
             field=fields.BooleanField(default=False),
         ),
     ]

@@ -20,6 +20,13 @@ class Account(Entity):
     # Mirror of the ACCOUNT_BALANCE ledger bucket, kept by conditional updates.
     balance_minor = fields.BigIntField(default=0)
     callback_url = fields.CharField(max_length=2048, null=True)
+    # A sandbox: simulated workers only, funded freely, its keys prefixed `cwk_test_`; its
+    # tasks are never shown to real workers, nor live tasks to simulated ones.
+    sandbox = fields.BooleanField(default=False)
+    # The live account a sandbox was made as the twin of.
+    twin_of = fields.ForeignKeyField(
+        "models.Account", related_name="sandbox_twins", null=True, on_delete=fields.SET_NULL
+    )
 
     class Meta:
         table = "account"

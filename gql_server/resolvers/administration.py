@@ -11,7 +11,7 @@ import strawberry
 from gql_server import models
 from gql_server.resolvers.common import Info, filter_pk, mutate, page, query
 from gql_server.resolvers.nodes import fetches
-from gql_server.resolvers.permissions import IsMember, IsOperator, IsOwner
+from gql_server.resolvers.permissions import CanManage, IsMember, IsOperator, IsOwner
 from gql_server.schema.administration import (
     AddMemberInput,
     AddMemberPayload,
@@ -24,6 +24,8 @@ from gql_server.schema.administration import (
     ApiKeyPayload,
     ChangeMemberRoleInput,
     CreateApiKeyInput,
+    CreateSandboxTwinInput,
+    CreateSandboxTwinPayload,
     IssuedApiKeyPayload,
     IssueWorkerKeyInput,
     MemberConnection,
@@ -34,6 +36,9 @@ from gql_server.schema.administration import (
     RevokeApiKeyInput,
     RevokeWorkerKeyInput,
     RotateApiKeyInput,
+    SimulatedRefusal,
+    SimulateWorkersInput,
+    SimulateWorkersPayload,
     UpdateWorkerInput,
     WorkerConnection,
     WorkerFilter,
@@ -42,8 +47,9 @@ from gql_server.schema.administration import (
     WorkerPayload,
 )
 from gql_server.schema.enums import MemberRole
-from gql_server.schema.types import Member, Worker
-from gql_server.services import activity, api_keys, members, workers
+from gql_server.schema.types import Account, Member, Worker
+from gql_server.schema.work import Submission
+from gql_server.services import activity, api_keys, members, sandbox, workers
 from gql_server.services.global_ids import pk_of
 from gql_server.services.principals import MemberPrincipal, Principal
 
@@ -308,5 +314,50 @@ class AdministrationMutations:
         return await mutate(
             WorkerKeyPayload,
             lambda: workers.revoke_worker_key(pk_of(input.key_id, "ApiKey")),
+            present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsOwner],
+        description="A sandbox twin of this account (same name, currency, time zone; you as "
+        "its owner), with your key to it. DUPLICATE if it has one.",
+    )
+    async def create_sandbox_twin(
+        self, info: Info, input: CreateSandboxTwinInput
+    ) -> CreateSandboxTwinPayload:
+        async def present(twin: sandbox.SandboxTwin) -> dict[str, Any]:
+            return {"account": Account.from_model(twin.account), "api_key": twin.owner_api_key}
+
+        return await mutate(
+            CreateSandboxTwinPayload,
+            lambda: sandbox.create_twin(info.context.member, input.name),
+            present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="Sandbox only: new simulated workers start and submit on the task through "
+        "the same use cases as real workers (limits, rules, callbacks and streams act).",
+    )
+    async def simulate_workers(
+        self, info: Info, input: SimulateWorkersInput
+    ) -> SimulateWorkersPayload:
+        async def present(result: sandbox.Simulation) -> dict[str, Any]:
+            currency = (await info.context.account()).currency
+            return {
+                "worker_count": len(result.workers),
+                "submissions": [Submission.from_model(s, currency) for s in result.submitted],
+                "refusals": [
+                    SimulatedRefusal(kind=r.kind, code=r.code, message=r.message)
+                    for r in result.refused
+                ],
+            }
+
+        mix = sandbox.Mix(input.good, input.empty, input.duplicate, input.too_fast)
+        return await mutate(
+            SimulateWorkersPayload,
+            lambda: sandbox.simulate_workers(
+                info.context.member, pk_of(input.task_id, "Task"), mix
+            ),
             present,
         )

@@ -9,11 +9,12 @@ import strawberry
 
 from gql_server import models
 from gql_server.models import enums as domain
-from gql_server.schema.enums import MemberRole
+from gql_server.schema.enums import MemberRole, UserErrorCode
 from gql_server.schema.errors import UserError
 from gql_server.schema.relay import Connection, Node, to_global_id
-from gql_server.schema.types import Batch, Info, Member, Worker
-from gql_server.schema.work import Template
+from gql_server.schema.types import Account, Batch, Info, Member, Worker
+from gql_server.schema.work import Submission, Template
+from gql_server.services import sandbox
 
 MemberConnection = Connection[Member]
 
@@ -312,3 +313,53 @@ class AdminActivity:
 
 
 AdminActivityConnection = Connection[AdminActivity]
+
+
+# --- sandboxes -------------------------------------------------------------------------------
+
+AnswerKind = strawberry.enum(
+    sandbox.AnswerKind,
+    description="What a simulated worker answers: GOOD; EMPTY (optional proofs blank, "
+    "required ones refused by the task's validation); DUPLICATE (another simulated answer "
+    "again); TOO_FAST (submitted the moment it started).",
+)
+
+
+@strawberry.input(description="How many simulated workers answer each way; 1 to 100 in all.")
+class SimulateWorkersInput:
+    task_id: strawberry.ID
+    good: int = 0
+    empty: int = 0
+    duplicate: int = 0
+    too_fast: int = 0
+
+
+@strawberry.type(description="A simulated worker's answer the use cases refused.")
+class SimulatedRefusal:
+    kind: AnswerKind
+    code: UserErrorCode
+    message: str
+
+
+@strawberry.type
+class SimulateWorkersPayload:
+    worker_count: int = 0
+    submissions: list[Submission] = strawberry.field(default_factory=list)
+    refusals: list[SimulatedRefusal] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateSandboxTwinInput:
+    name: str | None = strawberry.field(
+        default=None, description="The sandbox's name; this account's with ' (sandbox)' if absent."
+    )
+
+
+@strawberry.type
+class CreateSandboxTwinPayload:
+    account: Account | None = None
+    api_key: str | None = strawberry.field(
+        default=None, description="Your key to the sandbox (cwk_test_...), shown this once."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

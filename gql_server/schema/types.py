@@ -44,12 +44,16 @@ class Account(Node):
     callback_url: str | None = strawberry.field(
         description="Where events of tasks without their own callback URL go."
     )
+    sandbox: bool = strawberry.field(
+        description="Simulated workers only, funded freely; its keys start with cwk_test_."
+    )
     created_at: datetime
 
     @classmethod
     def from_model(cls, account: models.Account) -> Account:
         return cls(
             id=to_global_id("Account", account.id),
+            sandbox=account.sandbox,
             callback_url=account.callback_url,
             name=account.name,
             currency=account.currency,

@@ -42,12 +42,22 @@ async def create_account(
     owner_email: str,
     currency: Currency = Currency.USD,
     timezone: str = "UTC",
+    sandbox: bool = False,
+    twin_of: int | None = None,
 ) -> NewAccount:
+    """A new account with its owner and the owner's first key; a sandbox when asked (its
+    keys start with `cwk_test_`), the twin of a live account when `twin_of` is given."""
     if not name.strip():
         raise UseCaseError.single(ErrorCode.VALIDATION, "An account needs a name.", "name")
     _check_timezone(timezone)
     async with in_transaction():
-        account = await Account.create(name=name.strip(), currency=currency, timezone=timezone)
+        account = await Account.create(
+            name=name.strip(),
+            currency=currency,
+            timezone=timezone,
+            sandbox=sandbox,
+            twin_of_id=twin_of,
+        )
         owner = await Member.create(
             account=account, name=owner_name, email=owner_email.lower(), role=MemberRole.OWNER
         )

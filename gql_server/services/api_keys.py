@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from gql_server import clock
-from gql_server.models import ApiKey, Member, OperatorKey, Worker
+from gql_server.models import Account, ApiKey, Member, OperatorKey, Worker
 from gql_server.models.enums import AdminAction, MemberRole
 from gql_server.services import activity
 from gql_server.services.errors import ErrorCode, UseCaseError, not_found
@@ -35,8 +35,10 @@ from gql_server.services.principals import (
 )
 
 KEY_PREFIX = "cwk_"
-# Operator keys look different, so that nobody mistakes one for an account's key.
+# Operator keys look different, so that nobody mistakes one for an account's key; so do
+# the keys of a sandbox's members.
 OPERATOR_KEY_PREFIX = "cwo_"
+SANDBOX_KEY_PREFIX = KEY_PREFIX + "test_"
 MAX_NAME = 200
 MAX_ROTATION_GRACE = timedelta(days=7)
 KEY_ORDER = SortKey("created_at", True)
@@ -72,7 +74,8 @@ async def _issue(
 ) -> tuple[ApiKey, str]:
     if (member is None) == (worker is None):
         raise ValueError("an API key belongs to exactly one member or worker")
-    plain = new_key()
+    sandbox = member is not None and await Account.exists(id=member.account_id, sandbox=True)
+    plain = new_key(SANDBOX_KEY_PREFIX if sandbox else KEY_PREFIX)
     key = await ApiKey.create(
         key_hash=hash_key(plain),
         prefix=plain[:12],
