@@ -26,6 +26,7 @@ from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
 from gql_server.services.streams import latest_version, task_queue_channel
 from gql_server.services.task_lifecycle import publish_task
 from gql_server.services.tasks import ProofRequirementDraft, TaskDraft, create_task
+from gql_server.services.workers import register_worker
 from gql_server.settings import Settings
 
 APPROVE = (
@@ -68,9 +69,9 @@ async def _task_with_submitted(
             await rules.create_rule(principal, rules.RuleScope(task_id=task.id), rule)
     people = []
     for index in range(workers):
-        issued = await accounts.register_worker(name=f"W{index}", country="DE")
-        key = await ApiKey.get(worker_id=issued.id)
-        people.append(WorkerPrincipal(issued.id, key.id))
+        issued = await register_worker(f"W{index}", "DE")
+        key = await ApiKey.get(worker_id=issued.worker.id)
+        people.append(WorkerPrincipal(issued.worker.id, key.id))
     ids = []
     for index in range(count):
         worker = people[index % workers]

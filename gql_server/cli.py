@@ -51,11 +51,45 @@ def cmd_create_account(settings: Settings, args: argparse.Namespace) -> int:
             owner_email=args.owner_email,
             currency=Currency(args.currency),
             timezone=args.timezone,
+            sandbox=args.sandbox,
         )
-        print(f"Account {created.account.id} created. Owner API key (shown once, keep it safe):")
+        kind = "Sandbox account" if args.sandbox else "Account"
+        print(f"{kind} {created.account.id} created. Owner API key (shown once, keep it safe):")
         print(created.owner_api_key)
 
     asyncio.run(_with_database(settings, work))
+    return 0
+
+
+def cmd_create_operator_key(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_server.services.api_keys import issue_operator_key
+
+    async def work() -> None:
+        key = await issue_operator_key(args.name)
+        print("Operator API key (shown once, keep it safe; it manages workers only):")
+        print(key)
+
+    asyncio.run(_with_database(settings, work))
+    return 0
+
+
+def cmd_create_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_server.services.errors import UseCaseError
+    from gql_server.services.workers import register_worker
+
+    async def work() -> None:
+        registered = await register_worker(args.name, args.country, args.external_ref)
+        if registered.api_key is None:
+            print(f"Worker {registered.worker.id} was registered with that reference before.")
+            return
+        print(f"Worker {registered.worker.id} registered. API key (shown once, keep it safe):")
+        print(registered.api_key)
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except UseCaseError as error:
+        print(f"gql-server: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -167,7 +201,23 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--owner-email", required=True)
     create.add_argument("--currency", default="USD", choices=[c.value for c in Currency])
     create.add_argument("--timezone", default="UTC")
+    create.add_argument(
+        "--sandbox", action="store_true", help="Simulated workers only; keys start cwk_test_."
+    )
     create.set_defaults(func=cmd_create_account)
+    operator = commands.add_parser(
+        "create-operator-key",
+        help="Make a key of the instance's operator (registers workers); prints it once.",
+    )
+    operator.add_argument("--name", default="operator")
+    operator.set_defaults(func=cmd_create_operator_key)
+    worker = commands.add_parser(
+        "create-worker", help="Register a worker; prints its API key once."
+    )
+    worker.add_argument("--name", required=True)
+    worker.add_argument("--country", required=True, help="ISO 3166-1 alpha-2, like DE.")
+    worker.add_argument("--external-ref", help="The worker's id in your application.")
+    worker.set_defaults(func=cmd_create_worker)
     commands.add_parser(
         "seed-demo", help="Create a demo account with tasks, workers and work."
     ).set_defaults(func=cmd_seed_demo)

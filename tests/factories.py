@@ -39,7 +39,7 @@ from gql_server.models import (
 )
 from gql_server.models.enums import MemberRole, ProofKind
 from gql_server.schema.relay import to_global_id
-from gql_server.services import accounts, ledger, review, submissions
+from gql_server.services import accounts, ledger, members, review, submissions, workers
 from gql_server.services.available_tasks import available_tasks
 from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.pagination import PageRequest
@@ -74,15 +74,15 @@ class Requester:
 
     async def member(self, role: MemberRole, name: str | None = None) -> Member:
         """A new member of the account with `role` (named after the role by default)."""
-        credential = await accounts.add_member(
-            account_id=self.account_id,
-            name=name or f"{role.value.title()} {uuid.uuid4().hex[:4]}",
-            email=f"{uuid.uuid4().hex}@example.test",
-            role=role,
+        added = await members.create_member(
+            self.account_id,
+            name or f"{role.value.title()} {uuid.uuid4().hex[:4]}",
+            f"{uuid.uuid4().hex}@example.test",
+            role,
         )
-        key = await ApiKey.get(member_id=credential.id)
-        principal = MemberPrincipal(credential.id, self.account_id, role, key.id)
-        return Member(principal, credential.api_key)
+        key = await ApiKey.get(member_id=added.member.id)
+        principal = MemberPrincipal(added.member.id, self.account_id, role, key.id)
+        return Member(principal, added.api_key)
 
     async def member_key(self, role: MemberRole) -> str:
         """The API key of a new member of the account with `role`."""
@@ -130,13 +130,11 @@ async def new_requester(
 
 
 async def new_worker(country: str = "DE") -> Worker:
-    credential = await accounts.register_worker(
-        name=f"Worker {uuid.uuid4().hex[:6]}", country=country
-    )
-    key = await ApiKey.get(worker_id=credential.id)
-    return Worker(
-        credential.id, WorkerPrincipal(credential.id, key.id), credential.api_key, country
-    )
+    registered = await workers.register_worker(f"Worker {uuid.uuid4().hex[:6]}", country)
+    assert registered.api_key is not None
+    pk = registered.worker.id
+    key = await ApiKey.get(worker_id=pk)
+    return Worker(pk, WorkerPrincipal(pk, key.id), registered.api_key, country)
 
 
 # --- tasks and submissions -----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Tortoise models, one module per domain; Tortoise discovers them from this package."""
 
-from gql_server.models.accounts import Account, ApiKey, Member
+from gql_server.models.accounts import Account, AdminActivity, ApiKey, Member, OperatorKey
 from gql_server.models.audits import Audit, AuditLock
 from gql_server.models.callbacks import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from gql_server.models.ledger import IdempotencyRecord, LedgerEntry
@@ -13,6 +13,7 @@ from gql_server.models.workers import Worker
 
 __all__ = [
     "Account",
+    "AdminActivity",
     "ApiKey",
     "Audit",
     "AuditLock",
@@ -21,6 +22,7 @@ __all__ = [
     "IdempotencyRecord",
     "LedgerEntry",
     "Member",
+    "OperatorKey",
     "OutboxEvent",
     "Project",
     "Restriction",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 
 from gql_server.models.base import Entity
-from gql_server.models.enums import Currency, MemberRole
+from gql_server.models.enums import AdminAction, Currency, MemberRole
 
 
 class Account(Entity):
@@ -19,6 +20,13 @@ class Account(Entity):
     # Mirror of the ACCOUNT_BALANCE ledger bucket, kept by conditional updates.
     balance_minor = fields.BigIntField(default=0)
     callback_url = fields.CharField(max_length=2048, null=True)
+    # A sandbox: simulated workers only, funded freely, its keys prefixed `cwk_test_`; its
+    # tasks are never shown to real workers, nor live tasks to simulated ones.
+    sandbox = fields.BooleanField(default=False)
+    # The live account a sandbox was made as the twin of.
+    twin_of = fields.ForeignKeyField(
+        "models.Account", related_name="sandbox_twins", null=True, on_delete=fields.SET_NULL
+    )
 
     class Meta:
         table = "account"
@@ -36,6 +44,8 @@ class Member(Entity):
     name = fields.CharField(max_length=200)
     email = fields.CharField(max_length=320)
     role = fields.CharEnumField(MemberRole, max_length=16)
+    # When an owner removed the member: kept for what it did, its keys revoked.
+    removed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "member"
@@ -57,6 +67,10 @@ class ApiKey(Entity):
     )
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
+    # Unusable from then on (a rotated key's grace period ends here too).
+    expires_at = fields.DatetimeField(null=True)
+    # Reads with the member's role; every mutation is refused.
+    read_only = fields.BooleanField(default=False)
 
     class Meta:
         table = "api_key"
@@ -66,3 +80,39 @@ class ApiKey(Entity):
                 name="api_key_has_one_owner",
             ),
         )
+
+
+class OperatorKey(Entity):
+    """A credential of the instance's operator (the partner application workers sign up
+    through): made only on the command line, never by an account; it manages workers and
+    reads no account's data. Stored as its SHA-256 only."""
+
+    key_hash = fields.CharField(max_length=64, unique=True)
+    prefix = fields.CharField(max_length=16)
+    name = fields.CharField(max_length=200, default="")
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "operator_key"
+
+
+class AdminActivity(Entity):
+    """One administrative change of an account, for its owners' activity log: who did what
+    to which member, key, endpoint or restriction, when, and with what values."""
+
+    account = fields.ForeignKeyField(
+        "models.Account", related_name="admin_activity", on_delete=fields.CASCADE
+    )
+    actor = fields.ForeignKeyField(
+        "models.Member", related_name="admin_activity", null=True, on_delete=fields.SET_NULL
+    )
+    action = fields.CharEnumField(AdminAction, max_length=32)
+    # The GraphQL type name and id of what changed (a Member, an ApiKey, ...).
+    subject_type = fields.CharField(max_length=32)
+    subject_id = fields.BigIntField()
+    details = fields.JSONField()
+
+    class Meta:
+        table = "admin_activity"
+        indexes = (Index(fields=("account_id", "created_at"), name="admin_activity_account"),)

@@ -18,8 +18,17 @@ class WebhookEndpoint(Entity):
     url = fields.CharField(max_length=2048)
     # "whsec_..." per the Standard Webhooks scheme.
     secret = fields.CharField(max_length=128)
+    # The secret before the last rotation, also signing deliveries until the overlap ends.
+    previous_secret = fields.CharField(max_length=128, null=True)
+    previous_secret_until = fields.DatetimeField(null=True)
     disabled_at = fields.DatetimeField(null=True)
     disabled_reason = fields.TextField(null=True)
+    # Receives the account's events (made with createWebhookEndpoint), not only those of
+    # the tasks or the account that name its URL as their callback URL.
+    subscribed = fields.BooleanField(default=False)
+    # The event types a subscribed endpoint wants; null for all of them.
+    event_types = fields.JSONField(null=True)
+    description = fields.CharField(max_length=500, default="")
 
     class Meta:
         table = "webhook_endpoint"

@@ -13,6 +13,8 @@ class Worker(Entity):
     country = fields.CharField(max_length=2, db_index=True)
     # An identifier in the partner's own system, when the worker was registered by one.
     external_ref = fields.CharField(max_length=200, null=True, unique=True)
+    # Made by a sandbox's simulateWorkers: works on sandbox tasks only.
+    simulated = fields.BooleanField(default=False)
 
     class Meta:
         table = "worker"

@@ -1,4 +1,5 @@
-"""Callback URLs and the events sent to them: what was sent, each attempt, redelivery."""
+"""Callback URLs and webhook endpoints, and the events sent to them: what was sent, each
+attempt, redelivery, a test event, secret rotation."""
 
 from __future__ import annotations
 
@@ -14,15 +15,21 @@ from gql_server.schema.callbacks import (
     CallbackEventConnection,
     CallbackEventFilter,
     CallbackEventPayload,
+    CreateWebhookEndpointInput,
+    DeleteWebhookEndpointPayload,
     EnableWebhookEndpointInput,
     RedeliverCallbackEventInput,
+    RotateWebhookSecretInput,
     SetAccountCallbackUrlInput,
     SetAccountCallbackUrlPayload,
+    UpdateWebhookEndpointInput,
     WebhookEndpoint,
+    WebhookEndpointIdInput,
     WebhookEndpointPayload,
 )
+from gql_server.schema.relay import to_global_id
 from gql_server.schema.types import Account
-from gql_server.services import accounts, callbacks
+from gql_server.services import accounts, callbacks, webhook_endpoints
 from gql_server.services.global_ids import pk_of
 
 
@@ -116,4 +123,93 @@ class CallbackMutations:
             SetAccountCallbackUrlPayload,
             lambda: accounts.set_callback_url(member, input.callback_url),
             _account,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="Subscribe a URL to the account's events (all, or the types named). "
+        "DUPLICATE if an endpoint of the account has the URL.",
+    )
+    async def create_webhook_endpoint(
+        self, info: Info, input: CreateWebhookEndpointInput
+    ) -> WebhookEndpointPayload:
+        return await mutate(
+            WebhookEndpointPayload,
+            lambda: webhook_endpoints.create_endpoint(
+                info.context.member, input.url, input.description, input.event_types
+            ),
+            _endpoint,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="Change an endpoint's description, event types, or whether it is enabled.",
+    )
+    async def update_webhook_endpoint(
+        self, info: Info, input: UpdateWebhookEndpointInput
+    ) -> WebhookEndpointPayload:
+        return await mutate(
+            WebhookEndpointPayload,
+            lambda: webhook_endpoints.update_endpoint(
+                info.context.member,
+                pk_of(input.endpoint_id, "WebhookEndpoint"),
+                description=input.description,
+                event_types=input.event_types,
+                all_event_types=input.all_event_types,
+                enabled=input.enabled,
+            ),
+            _endpoint,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="End a subscription; its pending events are not sent. A URL a task or the "
+        "account still names stays as their callback URL.",
+    )
+    async def delete_webhook_endpoint(
+        self, info: Info, input: WebhookEndpointIdInput
+    ) -> DeleteWebhookEndpointPayload:
+        async def present(pk: int) -> dict[str, Any]:
+            return {"deleted_endpoint_id": to_global_id("WebhookEndpoint", pk)}
+
+        return await mutate(
+            DeleteWebhookEndpointPayload,
+            lambda: webhook_endpoints.delete_endpoint(
+                info.context.member, pk_of(input.endpoint_id, "WebhookEndpoint")
+            ),
+            present,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="Send a `ping` event to the endpoint, signed, delivered and recorded like "
+        "any other.",
+    )
+    async def send_test_webhook(
+        self, info: Info, input: WebhookEndpointIdInput
+    ) -> CallbackEventPayload:
+        return await mutate(
+            CallbackEventPayload,
+            lambda: webhook_endpoints.send_test(
+                info.context.member, pk_of(input.endpoint_id, "WebhookEndpoint")
+            ),
+            _event,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="A new signing secret; during the overlap deliveries carry a signature "
+        "of each secret.",
+    )
+    async def rotate_webhook_secret(
+        self, info: Info, input: RotateWebhookSecretInput
+    ) -> WebhookEndpointPayload:
+        return await mutate(
+            WebhookEndpointPayload,
+            lambda: webhook_endpoints.rotate_secret(
+                info.context.member,
+                pk_of(input.endpoint_id, "WebhookEndpoint"),
+                input.overlap_seconds,
+            ),
+            _endpoint,
         )

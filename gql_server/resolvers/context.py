@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from gql_server import models
-from gql_server.services import audits, callbacks
+from gql_server.services import audits, batches, callbacks
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 
 M = TypeVar("M", bound=Model)
@@ -107,6 +107,10 @@ class Loaders:
     @cached_property
     def deliveries(self) -> DataLoader[int, list[models.WebhookDelivery]]:
         return _grouped(callbacks.deliveries_of)
+
+    @cached_property
+    def batch_counts(self) -> DataLoader[int, batches.BatchCounts]:
+        return _grouped(batches.counts_of)
 
 
 @dataclass

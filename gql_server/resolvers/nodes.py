@@ -29,7 +29,12 @@ from gql_server.schema.rules import Rule, RuleFiring
 from gql_server.schema.types import Account, Batch, Member, Project, Task, Worker
 from gql_server.schema.work import Audit, MySubmission, Submission, Template
 from gql_server.services.global_ids import from_global_id
-from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
+from gql_server.services.principals import (
+    MemberPrincipal,
+    OperatorPrincipal,
+    Principal,
+    WorkerPrincipal,
+)
 
 NodeLoader = Callable[[Principal, Info, int], Awaitable[Node | None]]
 
@@ -80,6 +85,9 @@ def fetches_owned(
 
 
 async def load_node(principal: Principal, info: Info, global_id: strawberry.ID) -> Node | None:
+    if isinstance(principal, OperatorPrincipal):
+        # The operator sees no account's data, and workers through its own fields.
+        return None
     decoded = from_global_id(global_id)
     loader = _LOADERS.get(decoded[0]) if decoded else None
     if decoded is None or loader is None:

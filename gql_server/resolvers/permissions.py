@@ -1,14 +1,19 @@
-"""Who may call a field: reusable permission classes for roles and for workers."""
+"""Who may call a field: reusable permission classes for roles and for workers, and the
+refusal of every mutation sent with a read-only key."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from graphql import ExecutionResult
+from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
+from strawberry.types.graphql import OperationType
 
 from gql_server.models.enums import MemberRole
 from gql_server.schema.errors import Forbidden, Unauthenticated
-from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
+from gql_server.services.principals import MemberPrincipal, OperatorPrincipal, WorkerPrincipal
 
 
 def _principal(info: Any) -> Any:
@@ -57,8 +62,35 @@ class IsOwner(_MemberWithRole):
     roles = frozenset({MemberRole.OWNER})
 
 
+class IsOperator(BasePermission):
+    """The instance's operator key (made on the command line, never by an account)."""
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        if not isinstance(_principal(info), OperatorPrincipal):
+            raise Forbidden("This field is for the instance's operator key.")
+        return True
+
+
 class IsWorker(BasePermission):
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         if not isinstance(_principal(info), WorkerPrincipal):
             raise Forbidden("This field is for workers.")
         return True
+
+
+class ReadOnlyKeys(SchemaExtension):
+    """A mutation sent with a read-only key is refused whole, FORBIDDEN, before anything of
+    it runs: one check for the operation, so that no mutation, present or future, can
+    forget it."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        principal = getattr(context.context, "principal", None)
+        if context.operation_type is OperationType.MUTATION and getattr(
+            principal, "read_only", False
+        ):
+            context.result = ExecutionResult(
+                data=None,
+                errors=[Forbidden("This API key is read-only: it makes no changes.")],
+            )
+        yield

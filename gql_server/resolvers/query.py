@@ -14,6 +14,7 @@ from gql_server.schema.relay import Node
 from gql_server.schema.types import (
     Account,
     Member,
+    Operator,
     Principal,
     Project,
     ProjectConnection,
@@ -21,21 +22,25 @@ from gql_server.schema.types import (
     TaskConnection,
     Worker,
 )
+from gql_server.services import api_keys
 from gql_server.services import projects as project_service
 from gql_server.services import tasks as task_service
 from gql_server.services.global_ids import pk_of
-from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
+from gql_server.services.principals import MemberPrincipal, OperatorPrincipal, WorkerPrincipal
 
 
 @strawberry.type
 class Query:
     @strawberry.field(
-        permission_classes=[IsAuthenticated], description="The caller: a member or a worker."
+        permission_classes=[IsAuthenticated],
+        description="The caller: a member, a worker or the operator.",
     )
     async def me(self, info: Info) -> Principal:
         principal = info.context.principal
         if isinstance(principal, WorkerPrincipal):
             return Worker.from_model(await info.context.loaders.worker.load(principal.worker_id))
+        if isinstance(principal, OperatorPrincipal):
+            return Operator(name=await api_keys.operator_name(principal))
         assert isinstance(principal, MemberPrincipal)
         # Read with the caller's key (app.get_context primes the loader with it).
         return Member.from_model(await info.context.loaders.member.load(principal.member_id))

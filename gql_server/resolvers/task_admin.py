@@ -1,4 +1,5 @@
-"""Mutations on a task's life and money: publish, pause, resume, close, budget, templates."""
+"""A task's life and money (publish, pause, resume, close, budget), and how tasks are
+organised: templates and batches."""
 
 from __future__ import annotations
 
@@ -6,8 +7,18 @@ from typing import Any
 
 import strawberry
 
-from gql_server.resolvers.common import Info, amount, mutate
-from gql_server.resolvers.permissions import CanManage
+from gql_server import models
+from gql_server.resolvers.common import Info, amount, mutate, page, query
+from gql_server.resolvers.permissions import CanManage, IsMember
+from gql_server.schema.administration import (
+    BatchConnection,
+    BatchPayload,
+    CreateBatchInput,
+    DeleteTemplateInput,
+    DeleteTemplatePayload,
+    TemplateConnection,
+    UpdateBatchInput,
+)
 from gql_server.schema.inputs import (
     ChangeTaskBudgetInput,
     CreateTaskFromTemplateInput,
@@ -19,14 +30,58 @@ from gql_server.schema.inputs import (
     task_changes,
 )
 from gql_server.schema.payloads import FundAccountPayload, SaveTaskAsTemplatePayload, TaskPayload
-from gql_server.schema.types import Account, Task
+from gql_server.schema.relay import to_global_id
+from gql_server.schema.types import Account, Batch, Task
 from gql_server.schema.work import Template
-from gql_server.services import accounts, task_lifecycle, tasks
+from gql_server.services import accounts, batches, task_lifecycle, tasks
 from gql_server.services.global_ids import pk_of
 
 
 async def _task(info: Info, task: Any) -> dict[str, Any]:
     return {"task": Task.from_model(task, (await info.context.account()).currency)}
+
+
+async def _batch(batch: models.Batch) -> dict[str, Any]:
+    return {"batch": Batch.from_model(batch)}
+
+
+@strawberry.type
+class TaskOrganisationQueries:
+    @strawberry.field(
+        permission_classes=[IsMember], description="The account's batches, newest first."
+    )
+    async def batches(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> BatchConnection:
+        result = await query(
+            lambda: batches.list_batches(
+                info.context.member.account_id, page(first, after, last, before)
+            )
+        )
+        return BatchConnection.from_page(result, Batch.from_model)
+
+    @strawberry.field(
+        permission_classes=[IsMember], description="The account's saved templates, newest first."
+    )
+    async def templates(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> TemplateConnection:
+        result = await query(
+            lambda: tasks.list_templates(
+                info.context.member.account_id, page(first, after, last, before)
+            )
+        )
+        return TemplateConnection.from_page(result, Template.from_model)
 
 
 @strawberry.type
@@ -169,4 +224,41 @@ class TaskAdminMutations:
                 info.context.member, pk_of(input.task_id, "Task"), task_changes(input.changes)
             ),
             lambda task: _task(info, task),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="A named group of tasks; DUPLICATE if the account has one of that name.",
+    )
+    async def create_batch(self, info: Info, input: CreateBatchInput) -> BatchPayload:
+        return await mutate(
+            BatchPayload, lambda: batches.create_batch(info.context.member, input.name), _batch
+        )
+
+    @strawberry.mutation(permission_classes=[CanManage], description="Rename a batch.")
+    async def update_batch(self, info: Info, input: UpdateBatchInput) -> BatchPayload:
+        return await mutate(
+            BatchPayload,
+            lambda: batches.rename_batch(
+                info.context.member, pk_of(input.batch_id, "Batch"), input.name
+            ),
+            _batch,
+        )
+
+    @strawberry.mutation(
+        permission_classes=[CanManage],
+        description="Delete a saved template; tasks made from it stay as they are.",
+    )
+    async def delete_template(
+        self, info: Info, input: DeleteTemplateInput
+    ) -> DeleteTemplatePayload:
+        async def present(template: models.Template) -> dict[str, Any]:
+            return {"deleted_template_id": to_global_id("Template", template.id)}
+
+        return await mutate(
+            DeleteTemplatePayload,
+            lambda: tasks.delete_template(
+                info.context.member, pk_of(input.template_id, "Template")
+            ),
+            present,
         )

@@ -14,17 +14,19 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from gql_server.resolvers.administration import AdministrationMutations, AdministrationQueries
 from gql_server.resolvers.audits import AuditMutations, AuditQueries
 from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
 from gql_server.resolvers.fan_out import SharingExecutor
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
 from gql_server.resolvers.nodes import missing_loaders, node_types
+from gql_server.resolvers.permissions import ReadOnlyKeys
 from gql_server.resolvers.quality import QualityMutations, QualityQueries
 from gql_server.resolvers.query import Query as FoundationQueries
 from gql_server.resolvers.review import ReviewMutations, ReviewQueries
 from gql_server.resolvers.rules import RuleMutations, RuleQueries
 from gql_server.resolvers.subscription import Subscription
-from gql_server.resolvers.task_admin import TaskAdminMutations
+from gql_server.resolvers.task_admin import TaskAdminMutations, TaskOrganisationQueries
 from gql_server.resolvers.work import WorkMutations, WorkQueries
 from gql_server.schema.errors import ShapeErrors
 from gql_server.schema.scalars import SCALAR_MAP
@@ -50,6 +52,8 @@ Query = merge_types(
         CallbackQueries,
         QualityQueries,
         RuleQueries,
+        AdministrationQueries,
+        TaskOrganisationQueries,
     ),
 )
 Mutation = merge_types(
@@ -63,6 +67,7 @@ Mutation = merge_types(
         CallbackMutations,
         QualityMutations,
         RuleMutations,
+        AdministrationMutations,
     ),
 )
 
@@ -81,6 +86,7 @@ def build_schema() -> strawberry.Schema:
             # a trivial request's time.
             lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+            ReadOnlyKeys,
             ShapeErrors,
         ],
         config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALAR_MAP),

@@ -23,6 +23,18 @@ class WebhookEndpoint(Node):
     signing_secret: str = strawberry.field(
         description="Verify `webhook-signature` with it, e.g. with the standardwebhooks package."
     )
+    previous_secret_until: datetime | None = strawberry.field(
+        description="Until then deliveries are also signed with the secret before the last "
+        "rotation."
+    )
+    description: str
+    subscribed: bool = strawberry.field(
+        description="Receives the account's events (createWebhookEndpoint), not only those "
+        "of the tasks or the account naming this URL as their callback URL."
+    )
+    event_types: list[str] | None = strawberry.field(
+        description="The event types a subscribed endpoint receives; null for all of them."
+    )
     disabled_at: datetime | None
     disabled_reason: str | None
     created_at: datetime
@@ -33,6 +45,10 @@ class WebhookEndpoint(Node):
             id=to_global_id("WebhookEndpoint", endpoint.id),
             url=endpoint.url,
             signing_secret=endpoint.secret,
+            previous_secret_until=endpoint.previous_secret_until,
+            description=endpoint.description,
+            subscribed=endpoint.subscribed,
+            event_types=list(endpoint.event_types) if endpoint.event_types is not None else None,
             disabled_at=endpoint.disabled_at,
             disabled_reason=endpoint.disabled_reason,
             created_at=endpoint.created_at,
@@ -143,4 +159,47 @@ class WebhookEndpointPayload:
 @strawberry.type
 class SetAccountCallbackUrlPayload:
     account: Account | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateWebhookEndpointInput:
+    url: str
+    description: str = ""
+    event_types: list[str] | None = strawberry.field(
+        default=None,
+        description="Of submission.submitted, submission.reviewed, submission.audited, "
+        "task.closed; all of them when absent.",
+    )
+
+
+@strawberry.input(description="What is given changes; the URL stays (a new URL is a new endpoint).")
+class UpdateWebhookEndpointInput:
+    endpoint_id: strawberry.ID
+    description: str | None = None
+    event_types: list[str] | None = None
+    all_event_types: bool = strawberry.field(
+        default=False, description="Receive every event type again."
+    )
+    enabled: bool | None = None
+
+
+@strawberry.input
+class WebhookEndpointIdInput:
+    endpoint_id: strawberry.ID
+
+
+@strawberry.input
+class RotateWebhookSecretInput:
+    endpoint_id: strawberry.ID
+    overlap_seconds: int | None = strawberry.field(
+        default=None,
+        description="How long the old secret also signs, at most 7 days (604800); a day when "
+        "absent, 0 to stop at once.",
+    )
+
+
+@strawberry.type
+class DeleteWebhookEndpointPayload:
+    deleted_endpoint_id: strawberry.ID | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -44,12 +44,16 @@ class Account(Node):
     callback_url: str | None = strawberry.field(
         description="Where events of tasks without their own callback URL go."
     )
+    sandbox: bool = strawberry.field(
+        description="Simulated workers only, funded freely; its keys start with cwk_test_."
+    )
     created_at: datetime
 
     @classmethod
     def from_model(cls, account: models.Account) -> Account:
         return cls(
             id=to_global_id("Account", account.id),
+            sandbox=account.sandbox,
             callback_url=account.callback_url,
             name=account.name,
             currency=account.currency,
@@ -110,10 +114,25 @@ class Project(Node):
 @strawberry.type
 class Batch(Node):
     name: str
+    created_at: datetime
+    pk: strawberry.Private[int]
+
+    @strawberry.field(description="The tasks in the batch.")
+    async def task_count(self, info: Info) -> int:
+        return (await info.context.loaders.batch_counts.load(self.pk)).tasks
+
+    @strawberry.field(description="The submissions on the batch's tasks, in every state.")
+    async def submission_count(self, info: Info) -> int:
+        return (await info.context.loaders.batch_counts.load(self.pk)).submissions
 
     @classmethod
     def from_model(cls, batch: models.Batch) -> Batch:
-        return cls(id=to_global_id("Batch", batch.id), name=batch.name)
+        return cls(
+            id=to_global_id("Batch", batch.id),
+            name=batch.name,
+            created_at=batch.created_at,
+            pk=batch.id,
+        )
 
 
 @strawberry.type(description="Something a worker must attach to a submission.")
@@ -275,6 +294,16 @@ class Task(Node):
 TaskConnection = Connection[Task]
 ProjectConnection = Connection[Project]
 
+
+@strawberry.type(
+    description="The instance's operator: the partner application workers sign up through. "
+    "It manages workers and sees no account's data."
+)
+class Operator:
+    name: str
+
+
 Principal = Annotated[
-    Member | Worker, strawberry.union("Principal", description="The caller of the API.")
+    Member | Worker | Operator,
+    strawberry.union("Principal", description="The caller of the API."),
 ]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tortoise.transactions import in_transaction
 
-from gql_server.models import Account, Member, Worker
+from gql_server.models import Account, Member
 from gql_server.models.enums import ActorKind, Currency, LedgerReason, MemberRole
 from gql_server.services import ledger, outbox
 from gql_server.services.api_keys import issue_key
@@ -15,14 +15,6 @@ from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.events import AccountFunded, unit_of_work
 from gql_server.services.idempotency import IdempotencyKey, Recorder, once
 from gql_server.services.principals import MemberPrincipal
-
-
-@dataclass(frozen=True)
-class IssuedCredential:
-    """A newly created party with its API key in plain text, which is never shown again."""
-
-    id: int
-    api_key: str
 
 
 @dataclass(frozen=True)
@@ -50,42 +42,27 @@ async def create_account(
     owner_email: str,
     currency: Currency = Currency.USD,
     timezone: str = "UTC",
+    sandbox: bool = False,
+    twin_of: int | None = None,
 ) -> NewAccount:
+    """A new account with its owner and the owner's first key; a sandbox when asked (its
+    keys start with `cwk_test_`), the twin of a live account when `twin_of` is given."""
     if not name.strip():
         raise UseCaseError.single(ErrorCode.VALIDATION, "An account needs a name.", "name")
     _check_timezone(timezone)
     async with in_transaction():
-        account = await Account.create(name=name.strip(), currency=currency, timezone=timezone)
+        account = await Account.create(
+            name=name.strip(),
+            currency=currency,
+            timezone=timezone,
+            sandbox=sandbox,
+            twin_of_id=twin_of,
+        )
         owner = await Member.create(
             account=account, name=owner_name, email=owner_email.lower(), role=MemberRole.OWNER
         )
         key = await issue_key(member=owner, name="owner key")
     return NewAccount(account=account, owner=owner, owner_api_key=key)
-
-
-async def add_member(
-    *, account_id: int, name: str, email: str, role: MemberRole
-) -> IssuedCredential:
-    async with in_transaction():
-        member = await Member.create(
-            account_id=account_id, name=name, email=email.lower(), role=role
-        )
-        key = await issue_key(member=member, name=f"{role.lower()} key")
-    return IssuedCredential(id=member.id, api_key=key)
-
-
-async def register_worker(
-    *, name: str, country: str, external_ref: str | None = None
-) -> IssuedCredential:
-    country = country.strip().upper()
-    if len(country) != 2 or not country.isalpha():
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, "Country must be an ISO 3166-1 alpha-2 code like 'DE'.", "country"
-        )
-    async with in_transaction():
-        worker = await Worker.create(name=name, country=country, external_ref=external_ref)
-        key = await issue_key(worker=worker, name="worker key")
-    return IssuedCredential(id=worker.id, api_key=key)
 
 
 async def get_account(account_id: int) -> Account:

@@ -1,15 +1,47 @@
-"""API keys: issued once in plain text, stored as a SHA-256, resolved to a principal."""
+"""API keys: issued once in plain text, stored as a SHA-256, resolved to a principal.
+
+Invariants:
+- A key is usable while it is not revoked, not past its expiry (by the domain clock) and
+  its member was not removed. Every request checks its key against the database, so a
+  revocation, an expiry or a removal holds from the next request on, on every process.
+- A read-only key's member acts with its role for reading and makes no change at all
+  (the GraphQL layer refuses every mutation of such a key).
+- A member manages its own keys; an owner manages every key of its account's members.
+  A key of another member is answered as not found to anybody else.
+- Rotating a key issues a replacement with the same name and read-only setting, and ends
+  the old key after a grace period of at most `MAX_ROTATION_GRACE` (at once for zero).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from gql_server.models import ApiKey, Member, Worker
-from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
+from tortoise.transactions import in_transaction
+
+from gql_server import clock
+from gql_server.models import Account, ApiKey, Member, OperatorKey, Worker
+from gql_server.models.enums import AdminAction, MemberRole
+from gql_server.services import activity
+from gql_server.services.errors import ErrorCode, UseCaseError, not_found
+from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
+from gql_server.services.principals import (
+    MemberPrincipal,
+    OperatorPrincipal,
+    Principal,
+    WorkerPrincipal,
+)
 
 KEY_PREFIX = "cwk_"
+# Operator keys look different, so that nobody mistakes one for an account's key; so do
+# the keys of a sandbox's members.
+OPERATOR_KEY_PREFIX = "cwo_"
+SANDBOX_KEY_PREFIX = KEY_PREFIX + "test_"
+MAX_NAME = 200
+MAX_ROTATION_GRACE = timedelta(days=7)
+KEY_ORDER = SortKey("created_at", True)
 
 
 def hash_key(plain: str) -> str:
@@ -17,21 +49,50 @@ def hash_key(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
-def new_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+def new_key(prefix: str = KEY_PREFIX) -> str:
+    return prefix + secrets.token_urlsafe(32)
 
 
 async def issue_key(
-    *, member: Member | None = None, worker: Worker | None = None, name: str = ""
+    *,
+    member: Member | None = None,
+    worker: Worker | None = None,
+    name: str = "",
+    expires_at: datetime | None = None,
+    read_only: bool = False,
 ) -> str:
     """Store a new key for `member` or `worker` and return its plain text (shown only once)."""
+    return (await _issue(member, worker, name, expires_at, read_only))[1]
+
+
+async def _issue(
+    member: Member | None,
+    worker: Worker | None,
+    name: str,
+    expires_at: datetime | None,
+    read_only: bool,
+) -> tuple[ApiKey, str]:
     if (member is None) == (worker is None):
         raise ValueError("an API key belongs to exactly one member or worker")
-    plain = new_key()
-    await ApiKey.create(
-        key_hash=hash_key(plain), prefix=plain[:12], name=name, member=member, worker=worker
+    sandbox = member is not None and await Account.exists(id=member.account_id, sandbox=True)
+    plain = new_key(SANDBOX_KEY_PREFIX if sandbox else KEY_PREFIX)
+    key = await ApiKey.create(
+        key_hash=hash_key(plain),
+        prefix=plain[:12],
+        name=name,
+        member=member,
+        worker=worker,
+        expires_at=expires_at,
+        read_only=read_only,
     )
-    return plain
+    return key, plain
+
+
+def is_usable(key: ApiKey, member: Member | None, now: datetime) -> bool:
+    """Whether `key` (of `member`, if a member's) may be used at `now`."""
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        return False
+    return member is None or member.removed_at is None
 
 
 @dataclass(frozen=True)
@@ -43,16 +104,32 @@ class Caller:
     member: Member | None = None
 
 
+async def issue_operator_key(name: str = "") -> str:
+    """A new operator key; its plain text, shown only once (the command line's)."""
+    plain = new_key(OPERATOR_KEY_PREFIX)
+    await OperatorKey.create(key_hash=hash_key(plain), prefix=plain[:12], name=_key_name(name))
+    return plain
+
+
+async def operator_name(principal: OperatorPrincipal) -> str:
+    return (await OperatorKey.get(id=principal.operator_key_id)).name
+
+
 async def identify(plain: str) -> Caller | None:
-    """The caller a bearer key stands for, or None for an unknown or revoked key."""
-    if not plain.startswith(KEY_PREFIX) or len(plain) > 200:
+    """The caller a bearer key stands for, or None for a key that is unknown or not usable."""
+    if len(plain) > 200:
+        return None
+    if plain.startswith(OPERATOR_KEY_PREFIX):
+        operator = await OperatorKey.get_or_none(key_hash=hash_key(plain), revoked_at=None)
+        return Caller(OperatorPrincipal(operator.id)) if operator is not None else None
+    if not plain.startswith(KEY_PREFIX):
         return None
     key = (
         await ApiKey.filter(key_hash=hash_key(plain), revoked_at=None)
         .select_related("member__account")
         .first()
     )
-    if key is None:
+    if key is None or not is_usable(key, key.member, clock.now()):
         return None
     if key.member is not None:
         principal = MemberPrincipal(
@@ -60,6 +137,7 @@ async def identify(plain: str) -> Caller | None:
             account_id=key.member.account_id,
             role=key.member.role,
             api_key_id=key.id,
+            read_only=key.read_only,
         )
         return Caller(principal, key.member)
     return Caller(WorkerPrincipal(worker_id=key.worker_id, api_key_id=key.id))
@@ -69,3 +147,130 @@ async def authenticate(plain: str) -> Principal | None:
     """The principal a bearer key stands for, or None for an unknown or revoked key."""
     caller = await identify(plain)
     return caller.principal if caller else None
+
+
+# --- a member's keys ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key just made, with its plain text: shown only this once."""
+
+    key: ApiKey
+    plain: str
+
+
+def _key_name(name: str) -> str:
+    text = name.strip()
+    if len(text) > MAX_NAME:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, f"'name' is longer than {MAX_NAME} characters.", "name"
+        )
+    return text
+
+
+def _future(moment: datetime | None, now: datetime, *field: str) -> datetime | None:
+    if moment is not None and moment <= now:
+        raise UseCaseError.single(ErrorCode.VALIDATION, "An expiry must be in the future.", *field)
+    return moment
+
+
+async def create_api_key(
+    principal: MemberPrincipal,
+    name: str,
+    expires_at: datetime | None = None,
+    read_only: bool = False,
+) -> IssuedKey:
+    """A new key of the calling member."""
+    checked = _future(expires_at, clock.now(), "expires_at")
+    member = await Member.get(id=principal.member_id)
+    async with in_transaction():
+        key, plain = await _issue(member, None, _key_name(name), checked, read_only)
+        await _logged(principal, AdminAction.API_KEY_CREATED, key)
+    return IssuedKey(key, plain)
+
+
+async def _logged(principal: MemberPrincipal, action: AdminAction, key: ApiKey) -> None:
+    await activity.record(
+        principal,
+        action,
+        "ApiKey",
+        key.id,
+        prefix=key.prefix,
+        name=key.name,
+        read_only=key.read_only,
+        expires_at=key.expires_at,
+    )
+
+
+def _manageable(principal: MemberPrincipal) -> dict[str, object]:
+    """The keys `principal` manages, as a filter: its own, or its account's for an owner."""
+    if principal.role is MemberRole.OWNER:
+        return {"member__account_id": principal.account_id}
+    return {"member_id": principal.member_id}
+
+
+async def managed_key(principal: MemberPrincipal, key_id: int) -> ApiKey | None:
+    """One of the keys `principal` manages; None for any other."""
+    return await ApiKey.filter(id=key_id, **_manageable(principal)).first()
+
+
+async def _managed_key(principal: MemberPrincipal, key_id: int | None) -> ApiKey:
+    key = await managed_key(principal, key_id) if key_id is not None else None
+    if key is None:
+        raise not_found("API key", "key_id")
+    return key
+
+
+async def list_api_keys(
+    principal: MemberPrincipal, request: PageRequest, member_id: int | None = None
+) -> Page[ApiKey]:
+    """The keys `principal` manages, newest first; `member_id` narrows them to one member."""
+    keys = ApiKey.filter(**_manageable(principal))
+    if member_id is not None:
+        keys = keys.filter(member_id=member_id)
+    return await paginate(keys, KEY_ORDER, request)
+
+
+async def revoke_api_key(principal: MemberPrincipal, key_id: int | None) -> ApiKey:
+    """End a key now; revoking it again changes nothing."""
+    key = await _managed_key(principal, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+        async with in_transaction():
+            if await ApiKey.filter(id=key.id, revoked_at=None).update(revoked_at=key.revoked_at):
+                await _logged(principal, AdminAction.API_KEY_REVOKED, key)
+    return key
+
+
+async def rotate_api_key(
+    principal: MemberPrincipal,
+    key_id: int | None,
+    grace_seconds: int,
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    """A replacement for a key, and the old key's end after `grace_seconds`."""
+    now = clock.now()
+    if not 0 <= grace_seconds <= MAX_ROTATION_GRACE.total_seconds():
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION,
+            "The grace period is between 0 seconds and 7 days (604800).",
+            "grace_period_seconds",
+        )
+    grace = timedelta(seconds=grace_seconds)
+    checked = _future(expires_at, now, "expires_at")
+    async with in_transaction():
+        old = await _managed_key(principal, key_id)
+        if old.member_id is None or not is_usable(old, None, now):
+            raise UseCaseError.single(
+                ErrorCode.INVALID_STATE, "Only a key still in use can be rotated.", "key_id"
+            )
+        member = await Member.get(id=old.member_id)
+        key, plain = await _issue(member, None, old.name, checked, old.read_only)
+        await _logged(principal, AdminAction.API_KEY_ROTATED, old)
+        ends = now + grace
+        if grace == timedelta(0):
+            await ApiKey.filter(id=old.id).update(revoked_at=now)
+        elif old.expires_at is None or old.expires_at > ends:
+            await ApiKey.filter(id=old.id).update(expires_at=ends)
+    return IssuedKey(key, plain)

@@ -59,7 +59,9 @@ async def available_tasks(principal: WorkerPrincipal, page: PageRequest) -> Task
     profiles: dict[int, eligibility.WorkerProfile] = {}
     restrictions = {}
     while len(chosen) <= size:
-        query = Task.filter(_open_now()).filter(remaining_minor__gte=F("reward_minor"))
+        query = Task.filter(_open_now(), account__sandbox=worker.simulated).filter(
+            remaining_minor__gte=F("reward_minor")
+        )
         if position is not None:
             value, pk = position
             query = query.filter(Q(created_at__lt=value) | Q(created_at=value, id__lt=pk))

@@ -13,7 +13,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -50,15 +50,28 @@ def encode_body(payload: dict[str, object]) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def signed_headers(secret: str, message_id: str, body: str, sent_at: datetime) -> dict[str, str]:
-    """The Standard Webhooks headers; the timestamp is the real sending time, which the
-    receiver compares with its own clock."""
+def signed_headers(
+    secrets: Sequence[str], message_id: str, body: str, sent_at: datetime
+) -> dict[str, str]:
+    """The Standard Webhooks headers, signed with each of `secrets` (space-separated, as the
+    scheme allows, so that a receiver knowing any one of them verifies); the timestamp is
+    the real sending time, which the receiver compares with its own clock."""
     return {
         "content-type": "application/json",
         "webhook-id": message_id,
         "webhook-timestamp": str(int(sent_at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, sent_at, body),
+        "webhook-signature": " ".join(
+            Webhook(secret).sign(message_id, sent_at, body) for secret in secrets
+        ),
     }
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The current secret, and the one before a rotation while the overlap lasts."""
+    previous = endpoint.previous_secret
+    until = endpoint.previous_secret_until
+    overlapping = previous is not None and until is not None and until > now
+    return [endpoint.secret, previous] if overlapping and previous else [endpoint.secret]
 
 
 @dataclass(frozen=True)
@@ -173,7 +186,8 @@ class CallbackSender:
         if urlsplit(endpoint.url).scheme not in ("http", "https"):
             return _Outcome(None, "refused: callbacks go only to http(s) URLs", 0)
         body = encode_body(event.payload)
-        headers = signed_headers(endpoint.secret, event.message_id, body, datetime.now(UTC))
+        secrets = signing_secrets(endpoint, clock.now())
+        headers = signed_headers(secrets, event.message_id, body, datetime.now(UTC))
         started = time.perf_counter()
         try:
             response = await client.post(endpoint.url, content=body, headers=headers)

@@ -6,8 +6,17 @@ from dataclasses import dataclass, field
 
 from gql_server.models import Account
 from gql_server.models.enums import MemberRole, ProofKind
-from gql_server.services import accounts, projects, review, submissions, task_lifecycle, tasks
+from gql_server.services import (
+    accounts,
+    members,
+    projects,
+    review,
+    submissions,
+    task_lifecycle,
+    tasks,
+)
 from gql_server.services.principals import MemberPrincipal, WorkerPrincipal
+from gql_server.services.workers import register_worker
 
 DEMO_ACCOUNT_NAME = "Demo Requester"
 
@@ -62,11 +71,8 @@ async def seed_demo(*, skip_if_present: bool = False) -> Demo:
         role=MemberRole.OWNER,
         api_key_id=0,
     )
-    await accounts.add_member(
-        account_id=created.account.id,
-        name="Avery Auditor",
-        email="auditor@demo.example",
-        role=MemberRole.AUDITOR,
+    await members.create_member(
+        created.account.id, "Avery Auditor", "auditor@demo.example", MemberRole.AUDITOR
     )
     await accounts.fund_account(owner, 50_000)
     project = await projects.create_project(
@@ -97,9 +103,10 @@ async def seed_demo(*, skip_if_present: bool = False) -> Demo:
     countries = ["US", "DE", "IN", "BR", "PH", "NG"]
     workers = []
     for index, country in enumerate(countries):
-        credential = await accounts.register_worker(name=f"Worker {index + 1}", country=country)
-        demo.worker_api_keys.append(credential.api_key)
-        workers.append(WorkerPrincipal(worker_id=credential.id, api_key_id=0))
+        registered = await register_worker(f"Worker {index + 1}", country)
+        assert registered.api_key is not None
+        demo.worker_api_keys.append(registered.api_key)
+        workers.append(WorkerPrincipal(worker_id=registered.worker.id, api_key_id=0))
 
     proof = {"screenshot": "https://img.example/proof.png", "notes": "Done as asked."}
     for index, worker in enumerate(workers):

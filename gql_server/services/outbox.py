@@ -2,19 +2,24 @@
 
 A change and its event commit together or not at all, so a rolled-back mutation sends
 nothing and a committed one is never lost; the delivery loop (`services/callbacks.py`)
-sends what is here. Events go to the task's callback URL, else the account's; with
-neither, nothing is written.
+sends what is here. Events go to the task's callback URL if it has one; else to the
+account's callback URL and to every endpoint subscribed to the account's events that wants
+their type. With no endpoint, nothing is written.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
+
+from tortoise.connection import get_connection
 
 from gql_server import clock
 from gql_server.models import Account, OutboxEvent, Submission, Task, WebhookEndpoint
@@ -35,6 +40,9 @@ SUBMISSION_SUBMITTED = "submission.submitted"
 SUBMISSION_REVIEWED = "submission.reviewed"
 SUBMISSION_AUDITED = "submission.audited"
 TASK_CLOSED = "task.closed"
+# What an endpoint may subscribe to; a test event (PING) goes to the endpoint tested only.
+EVENT_TYPES = (SUBMISSION_SUBMITTED, SUBMISSION_REVIEWED, SUBMISSION_AUDITED, TASK_CLOSED)
+PING = "ping"
 
 # Retries stop a day after the event.
 RETRY_WINDOW = timedelta(hours=24)
@@ -122,14 +130,26 @@ def _envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"type": event_type, "timestamp": clock.now().isoformat(), "data": data}
 
 
+@dataclass(frozen=True)
+class Target:
+    """An endpoint an event may go to: its id, whether it is disabled, and the event types
+    it wants (None for all)."""
+
+    id: int
+    disabled: bool
+    event_types: frozenset[str] | None = None
+
+    def wants(self, event_type: str) -> bool:
+        return self.event_types is None or event_type in self.event_types
+
+
 async def _write(
     account: Account,
-    url: str,
-    events: list[tuple[str, int, int | None, dict[str, Any]]],
+    endpoints: Sequence[Target],
+    events: list[tuple[str, int | None, int | None, dict[str, Any]]],
 ) -> None:
-    endpoint = await endpoint_for(account.id, url)
+    """One outbox row per event and endpoint that wants it."""
     now = clock.now()
-    status = OutboxStatus.DISABLED if endpoint.disabled_at else OutboxStatus.PENDING
     await OutboxEvent.bulk_create(
         [
             OutboxEvent(
@@ -140,39 +160,75 @@ async def _write(
                 message_id=f"msg_{uuid.uuid4().hex}",
                 event_type=event_type,
                 payload=_envelope(event_type, data),
-                status=status,
+                status=OutboxStatus.DISABLED if endpoint.disabled else OutboxStatus.PENDING,
                 next_attempt_at=now,
                 give_up_at=now + RETRY_WINDOW,
                 created_at=now,
             )
+            for endpoint in endpoints
             for event_type, task_id, submission_id, data in events
+            if endpoint.wants(event_type)
         ]
     )
 
 
-async def _callback_url(task_id: int) -> str | None:
-    """Where the task's callbacks go (its own URL, else its account's), in one query."""
-    own, account = (
-        await Task.filter(id=task_id).values_list("callback_url", "account__callback_url")
-    )[0]
-    return str(own or account) if own or account else None
+def _types(value: Any) -> frozenset[str] | None:
+    listed = json.loads(value) if isinstance(value, str) else value
+    return None if listed is None else frozenset(listed)
+
+
+async def targets_of(task_id: int) -> list[Target]:
+    """Where the events of a task go, in one query: the task's callback URL if it has one;
+    else the account's callback URL and every endpoint subscribed to the account's events."""
+    connection = get_connection("default")
+    mark = "$1" if connection.capabilities.dialect == "postgres" else "?"
+    rows = await connection.execute_query_dict(
+        'SELECT e."id", e."url", e."disabled_at", e."event_types", t."account_id", '
+        't."callback_url" AS "task_url", a."callback_url" AS "account_url" '
+        'FROM "task" t JOIN "account" a ON a."id" = t."account_id" '
+        'LEFT JOIN "webhook_endpoint" e ON e."account_id" = t."account_id" '
+        'AND (e."subscribed" OR e."url" = COALESCE(t."callback_url", a."callback_url")) '
+        f'WHERE t."id" = {mark} ORDER BY e."id"',
+        [task_id],
+    )
+    if not rows:
+        return []
+    named = rows[0]["task_url"] or rows[0]["account_url"]
+    found, named_found = [], False
+    for row in rows:
+        if row["id"] is None:
+            continue
+        disabled = row["disabled_at"] is not None
+        if row["url"] == named:
+            named_found = True
+            found.append(Target(int(row["id"]), disabled))
+        elif not row["task_url"]:
+            found.append(Target(int(row["id"]), disabled, _types(row["event_types"])))
+    if named and not named_found:
+        # Every URL set gets its endpoint then; one missing is made now, not skipped.
+        endpoint = await endpoint_for(int(rows[0]["account_id"]), named)
+        found.insert(0, Target(endpoint.id, endpoint.disabled_at is not None))
+    return found
 
 
 async def enqueue_submission_events(
     event_type: str, task_id: int, submission_ids: Iterable[int]
 ) -> None:
-    """Write one event per submission of the task; call inside the transaction that changed
-    them. Without a callback URL (the task's, else the account's) nothing is read or written
-    beyond that URL (one query)."""
+    """Write one event per submission of the task and endpoint that wants it; call inside
+    the transaction that changed them. Without an endpoint for them nothing is read or
+    written beyond finding that out (one query)."""
     ids = list(submission_ids)
-    if not ids or not (url := await _callback_url(task_id)):
+    if not ids:
+        return
+    targets = [t for t in await targets_of(task_id) if t.wants(event_type)]
+    if not targets:
         return
     task = await Task.get(id=task_id)
     account = await Account.get(id=task.account_id)
     rows = await Submission.filter(id__in=ids, task_id=task_id).order_by("id")
     await _write(
         account,
-        url,
+        targets,
         [
             (
                 event_type,
@@ -187,10 +243,25 @@ async def enqueue_submission_events(
 
 async def enqueue_task_event(event_type: str, task_id: int) -> None:
     """Write one event about a task; call inside the transaction that changed it."""
-    if url := await _callback_url(task_id):
+    targets = [t for t in await targets_of(task_id) if t.wants(event_type)]
+    if targets:
         task = await Task.get(id=task_id)
         account = await Account.get(id=task.account_id)
-        await _write(account, url, [(event_type, task.id, None, task_body(task, account.currency))])
+        body = task_body(task, account.currency)
+        await _write(account, targets, [(event_type, task.id, None, body)])
+
+
+async def enqueue_ping(endpoint: WebhookEndpoint) -> OutboxEvent:
+    """A test event to one endpoint, whatever the event types it wants."""
+    account = await Account.get(id=endpoint.account_id)
+    target = Target(endpoint.id, endpoint.disabled_at is not None)
+    data = {"endpoint_id": global_id("WebhookEndpoint", endpoint.id)}
+    await _write(account, [target], [(PING, None, None, data)])
+    ping = (
+        await OutboxEvent.filter(endpoint_id=endpoint.id, event_type=PING).order_by("-id").first()
+    )
+    assert ping is not None, "just written"
+    return ping
 
 
 class CallbackOutbox(Handler):

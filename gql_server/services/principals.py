@@ -1,4 +1,4 @@
-"""Who is calling: a member of an account (with a role) or a worker."""
+"""Who is calling: a member of an account (with a role), a worker, or the operator."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ class MemberPrincipal:
     account_id: int
     role: MemberRole
     api_key_id: int
+    # A read-only key reads with the member's role and changes nothing.
+    read_only: bool = False
 
     @property
     def scope(self) -> str:
@@ -30,4 +32,15 @@ class WorkerPrincipal:
         return f"worker:{self.worker_id}"
 
 
-Principal = MemberPrincipal | WorkerPrincipal
+@dataclass(frozen=True)
+class OperatorPrincipal:
+    """The instance's operator (a partner application): manages workers, sees no account."""
+
+    operator_key_id: int
+
+    @property
+    def scope(self) -> str:
+        return f"operator:{self.operator_key_id}"
+
+
+Principal = MemberPrincipal | WorkerPrincipal | OperatorPrincipal

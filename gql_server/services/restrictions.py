@@ -21,11 +21,12 @@ from gql_server import clock
 from gql_server.models import Project, Restriction, Submission, Task, Worker
 from gql_server.models.enums import (
     ActorKind,
+    AdminAction,
     RestrictionKind,
     RestrictionScope,
     SubmissionState,
 )
-from gql_server.services import slots
+from gql_server.services import activity, slots
 from gql_server.services.eligibility import active_restrictions_query
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
@@ -291,12 +292,22 @@ async def lift(principal: MemberPrincipal, restriction_id: int | None) -> Restri
         raise UseCaseError.single(
             ErrorCode.INVALID_STATE, "The restriction has already ended or been lifted."
         )
-    updated = await Restriction.filter(id=restriction.id, lifted_at__isnull=True).update(
-        lifted_at=now, lifted_by_id=principal.member_id
-    )
-    if not updated:
-        raise UseCaseError.single(
-            ErrorCode.INVALID_STATE, "The restriction has already ended or been lifted."
+    async with in_transaction():
+        updated = await Restriction.filter(id=restriction.id, lifted_at__isnull=True).update(
+            lifted_at=now, lifted_by_id=principal.member_id
+        )
+        if not updated:
+            raise UseCaseError.single(
+                ErrorCode.INVALID_STATE, "The restriction has already ended or been lifted."
+            )
+        await activity.record(
+            principal,
+            AdminAction.RESTRICTION_LIFTED,
+            "Restriction",
+            restriction.id,
+            worker_id=restriction.worker_id,
+            kind=restriction.kind,
+            reason=restriction.reason,
         )
     return await Restriction.get(id=restriction.id)
 

@@ -124,8 +124,14 @@ async def _commit_reward(submission: Submission, key: str | None) -> None:
 # --- worker side ------------------------------------------------------------------------
 
 
-async def _visible_task(task_id: int | None) -> Task:
-    task = await Task.get_or_none(id=task_id) if task_id is not None else None
+async def _visible_task(task_id: int | None, worker: Worker) -> Task:
+    """A task the worker may see: not a draft, and a sandbox's task only to simulated
+    workers (and a live task only to real ones)."""
+    task = (
+        await Task.get_or_none(id=task_id, account__sandbox=worker.simulated)
+        if task_id is not None
+        else None
+    )
     if task is None or task.status == TaskStatus.DRAFT:
         raise not_found("Task", "task_id")
     return task
@@ -138,8 +144,8 @@ async def start_submission(
     idem = IdempotencyKey.of(principal, idempotency_key, "start_submission", {"task_id": task_id})
 
     async def body(recorder: Recorder) -> Submission:
-        task = await _visible_task(task_id)
         worker = await Worker.get(id=principal.worker_id)
+        task = await _visible_task(task_id, worker)
         now = clock.now()
         if task.status != TaskStatus.OPEN:
             raise UseCaseError.single(
@@ -304,7 +310,7 @@ async def rate_task(
         )
     if errors:
         raise UseCaseError(errors)
-    task = await _visible_task(task_id)
+    task = await _visible_task(task_id, await Worker.get(id=principal.worker_id))
     reviewed = await Submission.filter(
         task_id=task.id,
         worker_id=principal.worker_id,

@@ -558,6 +558,21 @@ async def save_as_template(principal: MemberPrincipal, task_id: int | None, name
         ) from None
 
 
+TEMPLATE_ORDER = SortKey("created_at", True)
+
+
+async def list_templates(account_id: int, request: PageRequest) -> Page[Template]:
+    """The account's saved templates, newest first."""
+    return await paginate(Template.filter(account_id=account_id), TEMPLATE_ORDER, request)
+
+
+async def delete_template(principal: MemberPrincipal, template_id: int | None) -> Template:
+    """Delete a template; the tasks made from it stay as they are (they forget it)."""
+    template = await owned(Template, principal.account_id, template_id, "Template", "template_id")
+    await template.delete()
+    return template
+
+
 async def create_from_template(
     principal: MemberPrincipal,
     template_id: int | None,
