@@ -25,9 +25,10 @@ from gql_server.resolvers.context import Context
 from gql_server.resolvers.fan_out import SharedData
 from gql_server.schema.build import schema
 from gql_server.services import api_keys, background, streams
-from gql_server.services.principals import Principal
+from gql_server.services.principals import MemberPrincipal, Principal
 from gql_server.settings import Settings
 from gql_server.subscriptions.hub import BroadcastHub, install_hub
+from gql_server.subscriptions.key_watch import KeyWatch
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +50,15 @@ async def principal_from_header(value: object) -> Principal | None:
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    # Set by create_app: where websockets are kept by the key they signed in with.
+    key_watch: KeyWatch | None = None
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         if isinstance(request, WebSocket):
             # Authenticated from connection_init, in on_ws_connect.
-            return Context(principal=None)
+            return Context(principal=None, websocket=request)
         token = bearer_token(request.headers.get("authorization"))
         caller = await api_keys.identify(token) if token else None
         context = Context(principal=caller.principal if caller else None)
@@ -72,6 +76,8 @@ class GraphQLApp(GraphQL[Context, None]):
                 {"message": "a valid API key is required in connection_init"}
             )
         context.principal = principal
+        if isinstance(principal, MemberPrincipal) and self.key_watch is not None:
+            self.key_watch.add(principal.api_key_id, context.websocket)
         return None
 
     def encode_json(self, data: object) -> str | bytes:
@@ -91,6 +97,7 @@ class GraphQLApp(GraphQL[Context, None]):
 def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
     """Build the app. With `manage_database=False` the caller has opened the database."""
     hub = BroadcastHub(settings.redis_url)
+    key_watch = KeyWatch()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -100,6 +107,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         previous = streams.install_publisher(hub)
         previous_hub = install_hub(hub)
         stop = asyncio.Event()
+        watching = asyncio.create_task(key_watch.run(stop))
         sweeps = (
             asyncio.create_task(background.run_forever(stop, background.jobs(settings)))
             if settings.run_background_in_process
@@ -109,6 +117,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             yield {}
         finally:
             stop.set()
+            await watching
             if sweeps is not None:
                 await sweeps
             streams.install_publisher(previous)
@@ -142,6 +151,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
+    graphql.key_watch = key_watch
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
@@ -119,6 +119,8 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     # Set by the websocket transport from `connection_init`.
     connection_params: dict[str, object] | None = None
+    # The websocket a subscription's context belongs to (None over HTTP).
+    websocket: Any = None
 
     @property
     def member(self) -> MemberPrincipal:

@@ -111,6 +111,13 @@ async def issue_operator_key(name: str = "") -> str:
     return plain
 
 
+async def usable_member_keys(key_ids: list[int]) -> set[int]:
+    """Those of `key_ids` that are members' keys usable right now (one query)."""
+    now = clock.now()
+    keys = await ApiKey.filter(id__in=key_ids, member_id__isnull=False).select_related("member")
+    return {key.id for key in keys if is_usable(key, key.member, now)}
+
+
 async def operator_name(principal: OperatorPrincipal) -> str:
     return (await OperatorKey.get(id=principal.operator_key_id)).name
 
