@@ -120,8 +120,9 @@ def _last_owner(action: str) -> UseCaseError:
 
 
 async def _lock_account(account_id: int) -> None:
-    # Taken by every change of who owns the account, so they happen one at a time.
-    await Account.filter(id=account_id).select_for_update().values_list("id", flat=True)
+    # Taken by every change of who owns the account, so they happen one at a time. A model
+    # read: Tortoise drops FOR UPDATE from values()/values_list() queries.
+    await Account.select_for_update().get(id=account_id)
 
 
 async def change_member_role(
