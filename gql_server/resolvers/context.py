@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from gql_server import models
-from gql_server.services import audits, batches, callbacks
+from gql_server.services import audits, batches, callbacks, workers
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 
 M = TypeVar("M", bound=Model)
@@ -111,6 +111,23 @@ class Loaders:
     @cached_property
     def batch_counts(self) -> DataLoader[int, batches.BatchCounts]:
         return _grouped(batches.counts_of)
+
+    @cached_property
+    def worker_history(self) -> DataLoader[tuple[int, int], workers.WorkerHistory]:
+        """Keyed by (account, worker): a worker's history on one account's tasks."""
+
+        async def load(keys: Sequence[tuple[int, int]]) -> list[workers.WorkerHistory]:
+            by_account: dict[int, list[int]] = {}
+            for account_id, worker_id in keys:
+                by_account.setdefault(account_id, []).append(worker_id)
+            found = {
+                (account_id, worker_id): history
+                for account_id, ids in by_account.items()
+                for worker_id, history in (await workers.history_on(account_id, ids)).items()
+            }
+            return [found[key] for key in keys]
+
+        return DataLoader(load_fn=load)
 
 
 @dataclass

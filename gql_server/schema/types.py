@@ -20,6 +20,7 @@ from gql_server.schema.enums import (
 from gql_server.schema.relay import Connection, Node, to_global_id
 from gql_server.schema.scalars import Decimal
 from gql_server.services.money import format_amount
+from gql_server.services.principals import MemberPrincipal
 
 # Untyped here: the context type lives with the resolvers, which import these types.
 Info = strawberry.Info
@@ -85,14 +86,46 @@ class Member(Node):
         )
 
 
+@strawberry.type(description="What a worker did on your account's tasks (never another's).")
+class WorkerHistory:
+    submissions: int = strawberry.field(description="Started or submitted, in every state.")
+    pending: int = strawberry.field(description="Waiting for review.")
+    paid: int = strawberry.field(description="Approved, or partly paid after a dispute.")
+    rejected: int
+    earned: Money = strawberry.field(description="Rewards, partial payments and bonuses.")
+
+
 @strawberry.type
 class Worker(Node):
     name: str
     country: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+    pk: strawberry.Private[int]
+
+    @strawberry.field(
+        description="The worker's work on your account's tasks; null unless a member asks."
+    )
+    async def history(self, info: Info) -> WorkerHistory | None:
+        principal = info.context.principal
+        if not isinstance(principal, MemberPrincipal):
+            return None
+        found = await info.context.loaders.worker_history.load((principal.account_id, self.pk))
+        currency = (await info.context.account()).currency
+        return WorkerHistory(
+            submissions=found.submissions,
+            pending=found.pending,
+            paid=found.paid,
+            rejected=found.rejected,
+            earned=Money.of(found.earned_minor, currency),
+        )
 
     @classmethod
     def from_model(cls, worker: models.Worker) -> Worker:
-        return cls(id=to_global_id("Worker", worker.id), name=worker.name, country=worker.country)
+        return cls(
+            id=to_global_id("Worker", worker.id),
+            name=worker.name,
+            country=worker.country,
+            pk=worker.id,
+        )
 
 
 @strawberry.type

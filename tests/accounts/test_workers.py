@@ -126,6 +126,21 @@ async def test_members_see_the_workers_of_their_accounts_work_only(
 
     listed = (await api.data(WORKERS, key=account.key))["workers"]
     assert [edge["node"]["id"] for edge in listed["edges"]] == [worker.global_id]
+    # Its history here counts this account's work only, not the other account's.
+    history = await api.data(
+        "{ workers { edges { node { history { submissions pending paid rejected "
+        "earned { amount } } } } } }",
+        key=account.key,
+    )
+    assert history["workers"]["edges"][0]["node"]["history"] == {
+        "submissions": 1,
+        "pending": 0,
+        "paid": 1,
+        "rejected": 0,
+        "earned": {"amount": "1.00"},
+    }
+    mine = await api.data("{ me { ... on Worker { history { paid } } } }", key=worker.key)
+    assert mine == {"me": {"history": None}}
     assert idle["worker"]["id"] not in str(listed)
     by_country = await api.data(WORKERS, {"filter": {"country": "us"}}, key=account.key)
     assert by_country["workers"]["totalCount"] == 0
