@@ -25,7 +25,7 @@ from gql_server.resolvers.context import Context
 from gql_server.resolvers.fan_out import SharedData
 from gql_server.schema.build import schema
 from gql_server.services import api_keys, background, streams
-from gql_server.services.principals import MemberPrincipal, Principal
+from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 from gql_server.settings import Settings
 from gql_server.subscriptions.hub import BroadcastHub, install_hub
 from gql_server.subscriptions.key_watch import KeyWatch
@@ -70,13 +70,15 @@ class GraphQLApp(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
         header = params.get("Authorization", params.get("authorization"))
-        principal = await principal_from_header(header)
-        if principal is None:
+        token = bearer_token(header)
+        caller = await api_keys.identify(token) if token else None
+        if caller is None:
             raise ConnectionRejectionError(
                 {"message": "a valid API key is required in connection_init"}
             )
-        context.principal = principal
-        if isinstance(principal, MemberPrincipal) and self.key_watch is not None:
+        context.principal, context.bearer = caller.principal, token
+        principal = caller.principal
+        if isinstance(principal, MemberPrincipal | WorkerPrincipal) and self.key_watch:
             self.key_watch.add(principal.api_key_id, context.websocket)
         return None
 

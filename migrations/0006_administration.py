@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Account',
             name='twin_of',
-            field=fields.ForeignKeyField('models.Account', source_field='twin_of_id', null=True, db_constraint=True, to_field='id', related_name='sandbox_twins', on_delete=OnDelete.SET_NULL),
+            field=fields.OneToOneField('models.Account', source_field='twin_of_id', null=True, db_constraint=True, to_field='id', related_name='sandbox_twin', on_delete=OnDelete.SET_NULL),
         ),
         ops.AddField(
             model_name='ApiKey',

@@ -24,8 +24,9 @@ class Account(Entity):
     # tasks are never shown to real workers, nor live tasks to simulated ones.
     sandbox = fields.BooleanField(default=False)
     # The live account a sandbox was made as the twin of.
-    twin_of = fields.ForeignKeyField(
-        "models.Account", related_name="sandbox_twins", null=True, on_delete=fields.SET_NULL
+    # One per live account (unique), so two requests for a twin cannot make two.
+    twin_of = fields.OneToOneField(
+        "models.Account", related_name="sandbox_twin", null=True, on_delete=fields.SET_NULL
     )
 
     class Meta:

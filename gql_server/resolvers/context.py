@@ -136,8 +136,10 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     # Set by the websocket transport from `connection_init`.
     connection_params: dict[str, object] | None = None
-    # The websocket a subscription's context belongs to (None over HTTP).
+    # The websocket a subscription's context belongs to (None over HTTP), and the key it
+    # gave at connection_init, read again for each of its operations.
     websocket: Any = None
+    bearer: str | None = None
 
     @property
     def member(self) -> MemberPrincipal:

@@ -3,7 +3,7 @@ refusal of every mutation sent with a read-only key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import ExecutionResult
@@ -12,7 +12,9 @@ from strawberry.permission import BasePermission
 from strawberry.types.graphql import OperationType
 
 from gql_server.models.enums import MemberRole
+from gql_server.resolvers.context import Loaders
 from gql_server.schema.errors import Forbidden, Unauthenticated
+from gql_server.services import api_keys
 from gql_server.services.principals import MemberPrincipal, OperatorPrincipal, WorkerPrincipal
 
 
@@ -76,6 +78,24 @@ class IsWorker(BasePermission):
         if not isinstance(_principal(info), WorkerPrincipal):
             raise Forbidden("This field is for workers.")
         return True
+
+
+class FreshWebsocketCaller(SchemaExtension):
+    """Over a websocket the key was given once, at `connection_init`: each operation sent
+    on it (queries and mutations too, which graphql-transport-ws carries) reads the caller
+    from that key again, so a revoked key or a changed role holds for the next operation,
+    exactly as over HTTP. An unusable key leaves no caller: the operation is refused
+    UNAUTHENTICATED by its permission. The connection's loaders start afresh too, so that
+    nothing read for an earlier operation is served as current."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        token = getattr(context, "bearer", None)
+        if getattr(context, "websocket", None) is not None and token:
+            caller = await api_keys.identify(token)
+            context.principal = caller.principal if caller is not None else None
+            context.loaders = Loaders()
+        yield
 
 
 class ReadOnlyKeys(SchemaExtension):

@@ -20,7 +20,7 @@ from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
 from gql_server.resolvers.fan_out import SharingExecutor
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
 from gql_server.resolvers.nodes import missing_loaders, node_types
-from gql_server.resolvers.permissions import ReadOnlyKeys
+from gql_server.resolvers.permissions import FreshWebsocketCaller, ReadOnlyKeys
 from gql_server.resolvers.quality import QualityMutations, QualityQueries
 from gql_server.resolvers.query import Query as FoundationQueries
 from gql_server.resolvers.review import ReviewMutations, ReviewQueries
@@ -86,6 +86,7 @@ def build_schema() -> strawberry.Schema:
             # a trivial request's time.
             lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+            FreshWebsocketCaller,
             ReadOnlyKeys,
             ShapeErrors,
         ],

@@ -41,6 +41,7 @@ OPERATOR_KEY_PREFIX = "cwo_"
 SANDBOX_KEY_PREFIX = KEY_PREFIX + "test_"
 MAX_NAME = 200
 MAX_ROTATION_GRACE = timedelta(days=7)
+LAST_USED_EVERY = timedelta(minutes=1)
 KEY_ORDER = SortKey("created_at", True)
 
 
@@ -111,10 +112,10 @@ async def issue_operator_key(name: str = "") -> str:
     return plain
 
 
-async def usable_member_keys(key_ids: list[int]) -> set[int]:
-    """Those of `key_ids` that are members' keys usable right now (one query)."""
+async def usable_keys(key_ids: list[int]) -> set[int]:
+    """Those of `key_ids` (members' or workers' keys) usable right now (one query)."""
     now = clock.now()
-    keys = await ApiKey.filter(id__in=key_ids, member_id__isnull=False).select_related("member")
+    keys = await ApiKey.filter(id__in=key_ids).select_related("member")
     return {key.id for key in keys if is_usable(key, key.member, now)}
 
 
@@ -136,8 +137,12 @@ async def identify(plain: str) -> Caller | None:
         .select_related("member__account")
         .first()
     )
-    if key is None or not is_usable(key, key.member, clock.now()):
+    now = clock.now()
+    if key is None or not is_usable(key, key.member, now):
         return None
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
+        # Bookkeeping for the key listing, written at most once a minute per key.
+        await ApiKey.filter(id=key.id).update(last_used_at=now)
     if key.member is not None:
         principal = MemberPrincipal(
             member_id=key.member.id,
@@ -177,6 +182,10 @@ def _key_name(name: str) -> str:
 
 
 def _future(moment: datetime | None, now: datetime, *field: str) -> datetime | None:
+    if moment is not None and moment.utcoffset() is None:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "An expiry needs its UTC offset, like 'Z' or '+02:00'.", *field
+        )
     if moment is not None and moment <= now:
         raise UseCaseError.single(ErrorCode.VALIDATION, "An expiry must be in the future.", *field)
     return moment
@@ -256,7 +265,9 @@ async def rotate_api_key(
     grace_seconds: int,
     expires_at: datetime | None = None,
 ) -> IssuedKey:
-    """A replacement for a key, and the old key's end after `grace_seconds`."""
+    """A replacement for one of the caller's own keys (an owner revokes others' keys but
+    never receives their secrets), with the old key's expiry unless another is given; the
+    old key ends after `grace_seconds`."""
     now = clock.now()
     if not 0 <= grace_seconds <= MAX_ROTATION_GRACE.total_seconds():
         raise UseCaseError.single(
@@ -267,13 +278,16 @@ async def rotate_api_key(
     grace = timedelta(seconds=grace_seconds)
     checked = _future(expires_at, now, "expires_at")
     async with in_transaction():
-        old = await _managed_key(principal, key_id)
-        if old.member_id is None or not is_usable(old, None, now):
+        old = await ApiKey.filter(id=key_id, member_id=principal.member_id).first()
+        if old is None:
+            raise not_found("API key", "key_id")
+        if not is_usable(old, None, now):
             raise UseCaseError.single(
                 ErrorCode.INVALID_STATE, "Only a key still in use can be rotated.", "key_id"
             )
         member = await Member.get(id=old.member_id)
-        key, plain = await _issue(member, None, old.name, checked, old.read_only)
+        ends_at = checked if expires_at is not None else old.expires_at
+        key, plain = await _issue(member, None, old.name, ends_at, old.read_only)
         await _logged(principal, AdminAction.API_KEY_ROTATED, old)
         ends = now + grace
         if grace == timedelta(0):

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from tortoise.exceptions import IntegrityError
+
 from gql_server import clock
 from gql_server.models import Account, Member, Submission, Task, Worker
 from gql_server.models.enums import ProofKind
@@ -93,26 +95,34 @@ class SandboxTwin:
     owner_api_key: str
 
 
+def _has_twin() -> UseCaseError:
+    return UseCaseError.single(
+        ErrorCode.DUPLICATE,
+        "This account has a sandbox twin already; its owners can make keys there.",
+    )
+
+
 async def create_twin(principal: MemberPrincipal, name: str | None = None) -> SandboxTwin:
     """A sandbox twin of the caller's live account, owned by the caller's person."""
     live = await Account.get(id=principal.account_id)
     if live.sandbox:
         raise UseCaseError.single(ErrorCode.INVALID_STATE, "A sandbox has no sandbox twin.")
     if await Account.exists(twin_of_id=live.id):
-        raise UseCaseError.single(
-            ErrorCode.DUPLICATE,
-            "This account has a sandbox twin already; its owners can make keys there.",
-        )
+        raise _has_twin()
     owner = await Member.get(id=principal.member_id)
-    created = await accounts.create_account(
-        name=name if name is not None and name.strip() else f"{live.name} (sandbox)",
-        owner_name=owner.name,
-        owner_email=owner.email,
-        currency=live.currency,
-        timezone=live.timezone,
-        sandbox=True,
-        twin_of=live.id,
-    )
+    try:
+        created = await accounts.create_account(
+            name=name if name is not None and name.strip() else f"{live.name} (sandbox)",
+            owner_name=owner.name,
+            owner_email=owner.email,
+            currency=live.currency,
+            timezone=live.timezone,
+            sandbox=True,
+            twin_of=live.id,
+        )
+    except IntegrityError:
+        # Another request made the twin meanwhile (one per account, by a unique index).
+        raise _has_twin() from None
     return SandboxTwin(created.account, created.owner_api_key)
 
 

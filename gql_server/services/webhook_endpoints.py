@@ -178,7 +178,18 @@ async def rotate_secret(
         overlap = timedelta(seconds=overlap_seconds)
     assert overlap is not None
     endpoint = await _endpoint(principal, endpoint_id)
-    until = clock.now() + overlap if overlap else None
+    now = clock.now()
+    running = endpoint.previous_secret_until is not None and endpoint.previous_secret_until > now
+    if overlap and running:
+        # A second overlap would end the first one's early; replacing a leaked secret at
+        # once (overlap 0) is always possible.
+        raise UseCaseError.single(
+            ErrorCode.INVALID_STATE,
+            "The last rotation's overlap is still running; wait for its end or rotate with "
+            "overlapSeconds: 0.",
+            "overlap_seconds",
+        )
+    until = now + overlap if overlap else None
     async with in_transaction():
         await WebhookEndpoint.filter(id=endpoint.id).update(
             secret=outbox.new_secret(),

@@ -105,7 +105,10 @@ async def register_worker(
 
 
 async def _worker(worker_id: int | None) -> Worker:
-    worker = await Worker.get_or_none(id=worker_id) if worker_id is not None else None
+    # Simulated workers belong to sandboxes: the operator neither sees nor manages them.
+    worker = (
+        await Worker.get_or_none(id=worker_id, simulated=False) if worker_id is not None else None
+    )
     if worker is None:
         raise not_found("Worker", "worker_id")
     return worker

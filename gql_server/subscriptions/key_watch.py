@@ -46,7 +46,7 @@ class KeyWatch:
             del self._by_key[key_id]
         if not self._by_key:
             return 0
-        usable = await api_keys.usable_member_keys(list(self._by_key))
+        usable = await api_keys.usable_keys(list(self._by_key))
         closed = 0
         for key_id in set(self._by_key) - usable:
             for connection in list(self._by_key.pop(key_id)):

@@ -87,6 +87,25 @@ async def test_a_key_past_its_expiry_is_unauthenticated(
     assert [(e["code"], e["field"]) for e in past["userErrors"]] == [
         ("VALIDATION", ["input", "expiresAt"])
     ]
+    naive = await _create(api, account.key, expiresAt="2099-01-01T00:00:00")
+    assert [(e["code"], e["field"]) for e in naive["userErrors"]] == [
+        ("VALIDATION", ["input", "expiresAt"])
+    ]
+
+
+async def test_a_replacement_keeps_the_old_keys_expiry_and_use_is_recorded(
+    api: Api, account: Requester, frozen: Any
+) -> None:
+    ends = clock.now() + timedelta(days=30)
+    old = await _create(api, account.key, expiresAt=ends.isoformat())
+    rotated = (await api.data(ROTATE, {"id": old["key"]["id"], "grace": 60}, key=account.key))[
+        "rotateApiKey"
+    ]
+    new = await ApiKey.get(key_hash=hash_key(rotated["secret"]))
+    assert new.expires_at == ends
+    assert new.last_used_at is None
+    await api.data(ME, key=rotated["secret"])
+    assert (await ApiKey.get(id=new.id)).last_used_at == clock.now()
 
 
 async def test_a_revoked_key_is_unauthenticated_on_its_next_request(
@@ -160,6 +179,12 @@ async def test_a_member_manages_its_own_keys_and_an_owner_everyones(
         "revokeApiKey"
     ]
     assert [e["code"] for e in foreign["userErrors"]] == ["NOT_FOUND"]
+    # An owner revokes anyone's key but never receives another member's secret.
+    taken = (await api.data(ROTATE, {"id": mine["key"]["id"], "grace": 0}, key=account.key))[
+        "rotateApiKey"
+    ]
+    assert taken["secret"] is None
+    assert [e["code"] for e in taken["userErrors"]] == ["NOT_FOUND"]
     revoked = (await api.data(REVOKE, {"id": mine["key"]["id"]}, key=account.key))["revokeApiKey"]
     assert revoked["userErrors"] == []
     assert _codes(await api.post(ME, key=mine["secret"])) == ["UNAUTHENTICATED"]

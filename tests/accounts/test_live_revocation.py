@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gql import GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
 
+from gql_server.models.enums import MemberRole
+from gql_server.schema.relay import to_global_id
 from gql_server.settings import Settings
 from tests.factories import Requester
 from tests.server import Http, LiveClient, running_server
@@ -23,6 +27,10 @@ REMOVE = "mutation ($id: ID!) { removeMember(input: {memberId: $id}) { userError
 CREATE_KEY = 'mutation { createApiKey(input: {name: "wall screen"}) { key { id } secret } }'
 REVOKE = "mutation ($id: ID!) { revokeApiKey(input: {keyId: $id}) { userErrors { code } } }"
 ME = "{ me { ... on Member { role } } }"
+CHANGE = """
+mutation ($id: ID!) { changeMemberRole(input: {memberId: $id, role: VIEWER}) {
+  userErrors { code } } }
+"""
 
 
 def _codes(body: dict[str, Any]) -> list[str]:
@@ -97,5 +105,28 @@ async def test_a_revoked_keys_subscription_ends_and_the_members_other_keys_go_on
                 key=account.key,
             )
             assert (await kept.next())["budget"]["snapshot"] is False
+    finally:
+        await first.client.aclose()
+
+
+async def test_an_operation_on_an_open_websocket_reads_its_caller_again(
+    server: str, account: Requester
+) -> None:
+    demoted = await account.member(MemberRole.OWNER)
+    first = Http(server)
+    try:
+        async with LiveClient(server, demoted.key) as live:
+            me = await live.session.execute(GraphQLRequest(ME))
+            assert me["me"]["role"] == "OWNER"
+            changed = await first.data(
+                CHANGE, {"id": to_global_id("Member", demoted.principal.member_id)}, key=account.key
+            )
+            assert changed["changeMemberRole"]["userErrors"] == []
+            # The socket was opened as an owner; what it sends now is a viewer's.
+            with pytest.raises(TransportQueryError) as refused:
+                await live.session.execute(GraphQLRequest(ADD))
+            assert refused.value.errors is not None
+            assert refused.value.errors[0]["extensions"]["code"] == "FORBIDDEN"
+            assert (await live.session.execute(GraphQLRequest(ME)))["me"]["role"] == "VIEWER"
     finally:
         await first.client.aclose()

@@ -159,6 +159,11 @@ async def test_during_a_rotation_either_secret_verifies_and_after_it_only_the_ne
     await sender().deliver_due()
     [during] = receiver.requests
     assert _verifies(old, during) and _verifies(new, during)
+    # A second overlap would cut the first one short.
+    again = (await api.data(ROTATE, {"id": endpoint["id"], "overlap": 60}, key=requester.key))[
+        "rotateWebhookSecret"
+    ]
+    assert [e["code"] for e in again["userErrors"]] == ["INVALID_STATE"]
 
     frozen.advance(timedelta(seconds=3601))
     await api.data(PING, {"id": endpoint["id"]}, key=requester.key)
