@@ -30,6 +30,7 @@ from gql_server.resolvers.task_admin import TaskAdminMutations, TaskOrganisation
 from gql_server.resolvers.work import WorkMutations, WorkQueries
 from gql_server.schema.errors import ShapeErrors
 from gql_server.schema.scalars import SCALAR_MAP
+from gql_server.schema.strings import RefuseControlCharacters
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -86,6 +87,7 @@ def build_schema() -> strawberry.Schema:
             # a trivial request's time.
             lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+            RefuseControlCharacters,
             FreshWebsocketCaller,
             ReadOnlyKeys,
             ShapeErrors,

@@ -84,9 +84,26 @@ class BadInput(ApiError):
         )
 
 
+def _is_coercion_error(error: GraphQLError) -> bool:
+    """A variable's value, or a literal, that does not fit its type: graphql-core says
+    which and why, also when one of our scalars refused it."""
+    return error.path is None and error.message.startswith(
+        ("Variable '$", "Expected value of type")
+    )
+
+
 def _is_safe(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is None or isinstance(original, ApiError)
+    return original is None or isinstance(original, ApiError) or _is_coercion_error(error)
+
+
+def _client_code(error: GraphQLError) -> str:
+    """The code of a client error raised before execution, by what raised it."""
+    if _is_coercion_error(error) and error.message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    return "GRAPHQL_VALIDATION_FAILED"
 
 
 class ShapeErrors(MaskErrors):
@@ -101,6 +118,14 @@ class ShapeErrors(MaskErrors):
         masked = super().anonymise_error(error)
         masked.extensions = {"code": "INTERNAL"}
         return masked
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            # Errors of the request itself (its text, its variables) carry a code too.
+            if error.path is None and not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": _client_code(error)}
+        return processed
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
         # MaskErrors tests every streamed result against a runtime-checkable Protocol, a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import NewType
 
 import strawberry
@@ -16,7 +17,52 @@ def _parse_decimal(value: object) -> Decimal:
     return Decimal(value)
 
 
+# What both databases hold and date arithmetic (a deadline, a week) stays inside of.
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+
+
+def _in_range(year: int, kind: str) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"{kind} values are between the years {FIRST_YEAR} and {LAST_YEAR}.")
+
+
+def _parse_datetime(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError('DateTime values are ISO 8601 strings, e.g. "2026-12-01T09:30:00Z".')
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f'{value!r} is not an ISO 8601 date and time, e.g. "2026-12-01T09:30:00Z".'
+        ) from None
+    _in_range(moment.year, "DateTime")
+    return moment
+
+
+def _parse_date(value: object) -> date:
+    if not isinstance(value, str):
+        raise ValueError('Date values are ISO 8601 strings, e.g. "2026-12-01".')
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f'{value!r} is not an ISO 8601 date, e.g. "2026-12-01".') from None
+    _in_range(day.year, "Date")
+    return day
+
+
 SCALAR_MAP = {
+    datetime: strawberry.scalar(
+        name="DateTime",
+        description="Date with time (ISO 8601), between the years 1900 and 9000.",
+        serialize=lambda value: value.isoformat(),
+        parse_value=_parse_datetime,
+    ),
+    date: strawberry.scalar(
+        name="Date",
+        description="Date (ISO 8601), between the years 1900 and 9000.",
+        serialize=lambda value: value.isoformat(),
+        parse_value=_parse_date,
+    ),
     Decimal: strawberry.scalar(
         name="Decimal",
         description=(

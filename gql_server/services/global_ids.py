@@ -14,6 +14,8 @@ from typing import Any
 
 from gql_server.services.errors import ErrorCode, UseCaseError, field_label, not_found
 
+# Ids are 64-bit signed integers in both databases: a larger pk names nothing.
+MAX_PK = 2**63 - 1
 # The metadata key of a dataclass field that holds a pk the APIs show as a global id.
 _NAMES = "global_id_type"
 
@@ -30,7 +32,7 @@ def from_global_id(text: str) -> tuple[str, int] | None:
         value = int(pk)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    if not type_name or value <= 0 or str(value) != pk:
+    if not type_name or not 0 < value <= MAX_PK or str(value) != pk:
         return None
     return type_name, value
 

@@ -25,6 +25,9 @@ _TASK_COLUMNS = {
     LedgerBucket.TASK_SPENT: "spent_minor",
 }
 
+# No balance goes beyond this (far below the 64-bit columns' limit, so sums stay exact).
+MAX_BALANCE_MINOR = 10**17
+
 # The movements the domain makes, and only those.
 MOVEMENTS: dict[LedgerReason, tuple[LedgerBucket, LedgerBucket]] = {
     LedgerReason.FUND: (LedgerBucket.EXTERNAL, LedgerBucket.ACCOUNT_BALANCE),
@@ -92,8 +95,14 @@ async def move(
         )
         if not taken:
             raise _insufficient(source)
-    elif target == LedgerBucket.ACCOUNT_BALANCE:
-        await Account.filter(id=account_id).update(balance_minor=F("balance_minor") + amount_minor)
+    elif target == LedgerBucket.ACCOUNT_BALANCE and not await Account.filter(
+        id=account_id, balance_minor__lte=MAX_BALANCE_MINOR - amount_minor
+    ).update(balance_minor=F("balance_minor") + amount_minor):
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION,
+            f"The balance would pass its cap of {MAX_BALANCE_MINOR} minor units.",
+            "amount",
+        )
 
     if touches_task:
         changes: dict[str, object] = {"version": F("version") + 1}

@@ -15,7 +15,8 @@ MINOR_DIGITS: dict[Currency, int] = {
 # Far above any real task, far below where a 64-bit column could overflow in sums.
 MAX_AMOUNT_MINOR = 10**15
 
-_AMOUNT = re.compile(r"^(0|[1-9][0-9]*)(?:\.([0-9]+))?$")
+# \Z, not $: "$" also matches before a trailing newline, and "1.00\n" is no amount.
+_AMOUNT = re.compile(r"^(0|[1-9][0-9]*)(?:\.([0-9]+))?\Z")
 
 
 class AmountError(ValueError):

@@ -44,6 +44,8 @@ TASK_CLOSED = "task.closed"
 EVENT_TYPES = (SUBMISSION_SUBMITTED, SUBMISSION_REVIEWED, SUBMISSION_AUDITED, TASK_CLOSED)
 PING = "ping"
 
+# What the URL columns hold.
+MAX_URL = 2048
 # Retries stop a day after the event.
 RETRY_WINDOW = timedelta(hours=24)
 
@@ -57,6 +59,8 @@ CUSTOMER_REVIEW_STATUS = {
 
 def check_callback_url(url: str) -> str | None:
     """Why `url` cannot be a callback URL, or None. Addresses are checked again at send time."""
+    if len(url) > MAX_URL:
+        return f"is longer than {MAX_URL} characters."
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an absolute http(s) URL."

@@ -27,7 +27,6 @@ from gql_server.services.principals import MemberPrincipal
 from gql_server.services.tenancy import owned
 
 MAX_DESCRIPTION = 500
-MAX_URL = 2048
 MAX_OVERLAP = timedelta(days=7)
 DEFAULT_OVERLAP = timedelta(hours=24)
 DISABLED_BY_MEMBER = "Disabled by a member."
@@ -35,8 +34,7 @@ DISABLED_BY_MEMBER = "Disabled by a member."
 
 def _url(url: str) -> str:
     text = url.strip()
-    problem = "is longer than 2048 characters." if len(text) > MAX_URL else None
-    problem = problem or outbox.check_callback_url(text)
+    problem = outbox.check_callback_url(text)
     if problem:
         raise UseCaseError.single(ErrorCode.VALIDATION, f"'url' {problem}", "url")
     return text
