@@ -71,5 +71,5 @@ SCALAR_MAP = {
         ),
         serialize=str,
         parse_value=_parse_decimal,
-    )
+    ),
 }
