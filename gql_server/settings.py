@@ -31,6 +31,8 @@ class Settings:
     # Callbacks to loopback and private addresses (a receiver on this machine, in tests).
     allow_private_callbacks: bool = False
     callback_timeout_seconds: float = 10.0
+    # The largest request body accepted, in bytes (413 above it).
+    max_body_bytes: int = 1_000_000
 
     @property
     def is_sqlite(self) -> bool:
@@ -66,6 +68,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         run_background_in_process=_bool(env, "GQL_BACKGROUND_IN_PROCESS", True),
         allow_private_callbacks=_bool(env, "GQL_ALLOW_PRIVATE_CALLBACKS", False),
         callback_timeout_seconds=_int_in_range(env, "GQL_CALLBACK_TIMEOUT_SECONDS", 10, 1, 60),
+        max_body_bytes=_int_in_range(env, "GQL_MAX_BODY_BYTES", 1_000_000, 1_000, 100_000_000),
     )
 
 
