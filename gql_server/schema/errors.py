@@ -6,6 +6,7 @@ are GraphQL errors with `extensions.code`; unexpected ones are masked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,6 +85,9 @@ class BadInput(ApiError):
         )
 
 
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
+
 def _is_coercion_error(error: GraphQLError) -> bool:
     """A variable's value, or a literal, that does not fit its type: graphql-core says
     which and why, also when one of our scalars refused it."""
@@ -122,6 +126,10 @@ class ShapeErrors(MaskErrors):
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = super()._process_errors(errors)
         for error in processed:
+            if error.path is None:
+                # graphql-core suggests names of fields, arguments, types and enum values
+                # ("Did you mean 'statuses'?"), which tells a prober what the schema holds.
+                error.message = _SUGGESTION.sub("", error.message)
             # Errors of the request itself (its text, its variables) carry a code too.
             if error.path is None and not (error.extensions or {}).get("code"):
                 error.extensions = {**(error.extensions or {}), "code": _client_code(error)}

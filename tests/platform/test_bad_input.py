@@ -175,3 +175,16 @@ async def test_an_over_long_callback_url_is_refused(api: Api, requester: Request
         {"u": long_url},
     )
     assert endpoint == ["VALIDATION"]
+
+
+async def test_errors_suggest_nothing_of_the_schema(api: Api, requester: Requester) -> None:
+    for document in (
+        "query ($s: TaskStatus) { tasks(filter: {status: $s}) { totalCount } }",
+        "{ taks { totalCount } }",
+        "{ tasks(filter: {statuses: [OPN]}) { totalCount } }",
+    ):
+        body = await api.post(document, key=requester.key)
+        assert body["errors"], body
+        for error in body["errors"]:
+            assert "Did you mean" not in error["message"], error
+            assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
