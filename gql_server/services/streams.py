@@ -499,13 +499,22 @@ class _Sequencer:
     asked for one before it started (group commit)."""
 
     def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._asked: set[str] = set()
         self._started = 0
 
+    def _for_this_loop(self) -> None:
+        # A process may run several event loops one after the other (a command, then the
+        # server); an asyncio lock belongs to one, so each loop gets its own.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._lock = loop, asyncio.Lock()
+
     async def sequence(self, channels: set[str]) -> None:
         """Return once a pass that started after this call has sequenced and published
         `channels`' stored changes."""
+        self._for_this_loop()
         self._asked |= channels
         ticket = self._started
         async with self._lock:
