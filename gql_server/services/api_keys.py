@@ -63,16 +63,17 @@ async def issue_key(
     read_only: bool = False,
 ) -> str:
     """Store a new key for `member` or `worker` and return its plain text (shown only once)."""
-    return (await _issue(member, worker, name, expires_at, read_only))[1]
+    return (await issue_key_record(member, worker, name, expires_at, read_only))[1]
 
 
-async def _issue(
+async def issue_key_record(
     member: Member | None,
     worker: Worker | None,
     name: str,
     expires_at: datetime | None,
     read_only: bool,
 ) -> tuple[ApiKey, str]:
+    """Store a new key; the stored row and the plain text (shown only once)."""
     if (member is None) == (worker is None):
         raise ValueError("an API key belongs to exactly one member or worker")
     sandbox = member is not None and await Account.exists(id=member.account_id, sandbox=True)
@@ -201,7 +202,7 @@ async def create_api_key(
     checked = _future(expires_at, clock.now(), "expires_at")
     member = await Member.get(id=principal.member_id)
     async with in_transaction():
-        key, plain = await _issue(member, None, _key_name(name), checked, read_only)
+        key, plain = await issue_key_record(member, None, _key_name(name), checked, read_only)
         await _logged(principal, AdminAction.API_KEY_CREATED, key)
     return IssuedKey(key, plain)
 
@@ -287,7 +288,7 @@ async def rotate_api_key(
             )
         member = await Member.get(id=old.member_id)
         ends_at = checked if expires_at is not None else old.expires_at
-        key, plain = await _issue(member, None, old.name, ends_at, old.read_only)
+        key, plain = await issue_key_record(member, None, old.name, ends_at, old.read_only)
         await _logged(principal, AdminAction.API_KEY_ROTATED, old)
         ends = now + grace
         if grace == timedelta(0):

@@ -15,7 +15,7 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -147,6 +147,28 @@ class Target:
         return self.event_types is None or event_type in self.event_types
 
 
+def _row(
+    account: Account,
+    endpoint: Target,
+    event: tuple[str, int | None, int | None, dict[str, Any]],
+    now: datetime,
+) -> OutboxEvent:
+    event_type, task_id, submission_id, data = event
+    return OutboxEvent(
+        account_id=account.id,
+        endpoint_id=endpoint.id,
+        task_id=task_id,
+        submission_id=submission_id,
+        message_id=f"msg_{uuid.uuid4().hex}",
+        event_type=event_type,
+        payload=_envelope(event_type, data),
+        status=OutboxStatus.DISABLED if endpoint.disabled else OutboxStatus.PENDING,
+        next_attempt_at=now,
+        give_up_at=now + RETRY_WINDOW,
+        created_at=now,
+    )
+
+
 async def _write(
     account: Account,
     endpoints: Sequence[Target],
@@ -156,22 +178,10 @@ async def _write(
     now = clock.now()
     await OutboxEvent.bulk_create(
         [
-            OutboxEvent(
-                account_id=account.id,
-                endpoint_id=endpoint.id,
-                task_id=task_id,
-                submission_id=submission_id,
-                message_id=f"msg_{uuid.uuid4().hex}",
-                event_type=event_type,
-                payload=_envelope(event_type, data),
-                status=OutboxStatus.DISABLED if endpoint.disabled else OutboxStatus.PENDING,
-                next_attempt_at=now,
-                give_up_at=now + RETRY_WINDOW,
-                created_at=now,
-            )
+            _row(account, endpoint, event, now)
             for endpoint in endpoints
-            for event_type, task_id, submission_id, data in events
-            if endpoint.wants(event_type)
+            for event in events
+            if endpoint.wants(event[0])
         ]
     )
 
@@ -260,11 +270,8 @@ async def enqueue_ping(endpoint: WebhookEndpoint) -> OutboxEvent:
     account = await Account.get(id=endpoint.account_id)
     target = Target(endpoint.id, endpoint.disabled_at is not None)
     data = {"endpoint_id": global_id("WebhookEndpoint", endpoint.id)}
-    await _write(account, [target], [(PING, None, None, data)])
-    ping = (
-        await OutboxEvent.filter(endpoint_id=endpoint.id, event_type=PING).order_by("-id").first()
-    )
-    assert ping is not None, "just written"
+    ping = _row(account, target, (PING, None, None, data), clock.now())
+    await ping.save()
     return ping
 
 

@@ -418,10 +418,6 @@ _LOCK_CLASS = 0x6773
 STRAGGLER_SECONDS = 5.0
 
 
-def _params(postgres: bool, count: int) -> list[str]:
-    return [f"${n}" for n in range(1, count + 1)] if postgres else ["?"] * count
-
-
 async def _take_changes(channels: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """Lock `channels` for this transaction and remove their stored changes; return them
     by stream, in the order they were stored."""
@@ -437,7 +433,7 @@ async def _take_changes(channels: Sequence[str]) -> dict[str, list[dict[str, Any
         )
         where, values = '"stream" = ANY($1::text[])', [list(channels)]
     else:
-        where, values = f'"stream" IN ({", ".join(_params(False, len(channels)))})', list(channels)
+        where, values = f'"stream" IN ({", ".join("?" * len(channels))})', list(channels)
     rows = await connection.execute_query_dict(
         f'DELETE FROM "stream_change" WHERE {where} RETURNING "id", "stream", "payload"', values
     )

@@ -25,7 +25,7 @@ from gql_server import clock
 from gql_server.models import ApiKey, LedgerEntry, Submission, Worker, WorkerSkill
 from gql_server.models.enums import LedgerReason, SubmissionState
 from gql_server.models.vocabulary import PAID_STATES, PENDING_REVIEW_STATES
-from gql_server.services.api_keys import issue_key
+from gql_server.services.api_keys import issue_key, issue_key_record
 from gql_server.services.errors import ErrorCode, UseCaseError, not_found
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 
@@ -138,8 +138,7 @@ async def issue_worker_key(worker_id: int | None, name: str = "") -> IssuedWorke
         raise UseCaseError.single(
             ErrorCode.VALIDATION, f"'name' is longer than {MAX_NAME} characters.", "name"
         )
-    plain = await issue_key(worker=worker, name=text or "worker key")
-    key = await ApiKey.get(worker_id=worker.id, prefix=plain[:12])
+    key, plain = await issue_key_record(None, worker, text or "worker key", None, False)
     return IssuedWorkerKey(key, plain)
 
 

@@ -175,3 +175,17 @@ def test_the_command_line_registers_a_worker_and_makes_an_operator_key(
     assert bad.returncode == 2 and "alpha-2" in bad.stderr
     operator = run("create-operator-key", "--name", "signup app")
     assert operator.returncode == 0 and operator.stdout.splitlines()[-1].startswith("cwo_")
+
+
+async def test_the_operator_does_not_manage_simulated_workers(api: Api) -> None:
+    operator = await issue_operator_key()
+    simulated = await Worker.create(name="Simulated", country="US", simulated=True)
+    issued = (await api.data(ISSUE, {"id": to_global_id("Worker", simulated.id)}, key=operator))[
+        "issueWorkerKey"
+    ]
+    assert issued["secret"] is None and [e["code"] for e in issued["userErrors"]] == ["NOT_FOUND"]
+    updated = (await api.data(UPDATE, {"id": to_global_id("Worker", simulated.id)}, key=operator))[
+        "updateWorker"
+    ]
+    assert [e["code"] for e in updated["userErrors"]] == ["NOT_FOUND"]
+    assert (await Worker.get(id=simulated.id)).country == "US"
