@@ -32,6 +32,8 @@ from typing import Any
 
 import httpx
 
+from gql_server.settings import DEFAULT_RATE_LIMITS, MAX_RATE_LIMIT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -111,11 +113,20 @@ def serving_process(command: list[str], env: dict[str, str], health: str) -> Ite
         workdir.cleanup()
 
 
+# The product as served, rate limits included: every request is priced and counted, with
+# budgets no scenario reaches, so that what is measured is the work and not the refusals.
+PRODUCT_ENV = {
+    "GQL_BACKGROUND_IN_PROCESS": "false",
+    "GQL_LOG_LEVEL": "warning",
+    "GQL_RATE_LIMITS": ",".join(f"{kind}={MAX_RATE_LIMIT}" for kind in DEFAULT_RATE_LIMITS),
+}
+
+
 def product_server(env: dict[str, str]) -> Iterator[str]:
     """`gql-server serve` on the given database, with no background jobs."""
     return serving(
         [sys.executable, "-m", "gql_server", "serve"],
-        {"GQL_BACKGROUND_IN_PROCESS": "false", "GQL_LOG_LEVEL": "warning", **env},
+        {**PRODUCT_ENV, **env},
         "/healthz",
     )
 
@@ -124,7 +135,7 @@ def product_process(env: dict[str, str]) -> Iterator[Served]:
     """`product_server`, and its pid."""
     return serving_process(
         [sys.executable, "-m", "gql_server", "serve"],
-        {"GQL_BACKGROUND_IN_PROCESS": "false", "GQL_LOG_LEVEL": "warning", **env},
+        {**PRODUCT_ENV, **env},
         "/healthz",
     )
 

@@ -23,11 +23,12 @@ from strawberry.types.unset import UnsetType
 from gql_server import db
 from gql_server.body_limit import BodyLimit
 from gql_server.export import audit_export
-from gql_server.resolvers.context import Context
+from gql_server.resolvers.context import Context, RequestPolicy
 from gql_server.resolvers.fan_out import SharedData
 from gql_server.schema.build import schema
 from gql_server.services import api_keys, background, streams
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
+from gql_server.services.rate_limits import RateLimiter
 from gql_server.settings import Settings
 from gql_server.subscriptions.hub import BroadcastHub, install_hub
 from gql_server.subscriptions.key_watch import KeyWatch
@@ -52,18 +53,26 @@ async def principal_from_header(value: object) -> Principal | None:
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    # Set by create_app: where websockets are kept by the key they signed in with.
+    # Set by create_app: where websockets are kept by the key they signed in with, and the
+    # limits every request runs under.
     key_watch: KeyWatch | None = None
+    policy: RequestPolicy = RequestPolicy()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         if isinstance(request, WebSocket):
             # Authenticated from connection_init, in on_ws_connect.
-            return Context(principal=None, websocket=request)
+            return Context(
+                principal=None, websocket=request, policy=self.policy, address=_address(request)
+            )
         token = bearer_token(request.headers.get("authorization"))
         caller = await api_keys.identify(token) if token else None
-        context = Context(principal=caller.principal if caller else None)
+        context = Context(
+            principal=caller.principal if caller else None,
+            policy=self.policy,
+            address=_address(request),
+        )
         if caller is not None and caller.member is not None:
             context.loaders.member.prime(caller.member.id, caller.member)
             context.loaders.account.prime(caller.member.account_id, caller.member.account)
@@ -96,6 +105,10 @@ class GraphQLApp(GraphQL[Context, None]):
                     f'"payload":{{"data":{shared.as_json()}}}}}'
                 )
         return super().encode_json(data)
+
+
+def _address(connection: Request | WebSocket) -> str | None:
+    return connection.client.host if connection.client else None
 
 
 def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette:
@@ -156,6 +169,14 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
     graphql.key_watch = key_watch
+    graphql.policy = RequestPolicy(
+        max_cost=settings.max_query_cost,
+        # Buckets are per deployment: named after the database the server serves.
+        rate_limiter=RateLimiter(settings.redis_url, namespace=settings.database_url),
+        rate_limits=settings.rate_limits,
+        key_rate_limits=settings.key_rate_limits,
+        introspection=settings.introspection,
+    )
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 DEFAULT_SQLITE_PATH = Path("var") / "gql_server.sqlite3"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# Points per minute of each kind of caller (see services/rate_limits.py); GQL_RATE_LIMITS
+# overrides any of them, and gives single keys (by their prefix) budgets of their own.
+DEFAULT_RATE_LIMITS: Mapping[str, int] = MappingProxyType(
+    {
+        "owner": 20_000,
+        "manager": 20_000,
+        "auditor": 20_000,
+        "viewer": 10_000,
+        "worker": 5_000,
+        "operator": 20_000,
+        "anonymous": 1_000,
+    }
+)
+# The largest cost of one request (schema/cost.py) unless GQL_MAX_QUERY_COST sets another.
+DEFAULT_MAX_QUERY_COST = 5000
+KEY_PREFIXES = ("cwk_", "cwo_")
+# A key's prefix as listings show it (`apiKeys { prefix }`).
+KEY_PREFIX_LENGTH = 12
+MAX_RATE_LIMIT = 100_000_000
+# Who may introspect the schema: everyone, members' keys only, or no one.
+INTROSPECTION_CHOICES = ("everyone", "members", "off")
 
 
 class SettingsError(ValueError):
@@ -33,6 +55,13 @@ class Settings:
     callback_timeout_seconds: float = 10.0
     # The largest request body accepted, in bytes (413 above it).
     max_body_bytes: int = 1_000_000
+    # The largest cost of one request (schema/cost.py).
+    max_query_cost: int = DEFAULT_MAX_QUERY_COST
+    # Points per minute by kind of caller, and by key prefix for single keys.
+    rate_limits: Mapping[str, int] = field(default_factory=lambda: DEFAULT_RATE_LIMITS)
+    key_rate_limits: Mapping[str, int] = field(default_factory=dict)
+    # Who may introspect: "everyone" in dev mode, members' keys only otherwise.
+    introspection: str = "members"
 
     @property
     def is_sqlite(self) -> bool:
@@ -57,18 +86,26 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from `environ` (default: the process environment)."""
     env = os.environ if environ is None else environ
+    dev_mode = _bool(env, "GQL_DEV_MODE", False)
+    roles, keys = _rate_limits(env.get("GQL_RATE_LIMITS"))
     return Settings(
         database_url=_database_url(env.get("DATABASE_URL")),
         redis_url=_redis_url(env.get("REDIS_URL")),
         host=_non_empty(env, "GQL_HOST", "127.0.0.1"),
         port=_int_in_range(env, "GQL_PORT", 8000, 1, 65535),
         log_level=_choice(env, "GQL_LOG_LEVEL", "info", LOG_LEVELS),
-        dev_mode=_bool(env, "GQL_DEV_MODE", False),
+        dev_mode=dev_mode,
         db_pool_size=_int_in_range(env, "GQL_DB_POOL_SIZE", 10, 1, 500),
         run_background_in_process=_bool(env, "GQL_BACKGROUND_IN_PROCESS", True),
         allow_private_callbacks=_bool(env, "GQL_ALLOW_PRIVATE_CALLBACKS", False),
         callback_timeout_seconds=_int_in_range(env, "GQL_CALLBACK_TIMEOUT_SECONDS", 10, 1, 60),
         max_body_bytes=_int_in_range(env, "GQL_MAX_BODY_BYTES", 1_000_000, 1_000, 100_000_000),
+        max_query_cost=_int_in_range(env, "GQL_MAX_QUERY_COST", DEFAULT_MAX_QUERY_COST, 10, 10**9),
+        rate_limits={**DEFAULT_RATE_LIMITS, **roles},
+        key_rate_limits=keys,
+        introspection=_choice(
+            env, "GQL_INTROSPECTION", "everyone" if dev_mode else "members", INTROSPECTION_CHOICES
+        ),
     )
 
 
@@ -116,6 +153,32 @@ def _redis_url(value: str | None) -> str | None:
     if parts.scheme != "unix" and not parts.hostname:
         raise SettingsError("REDIS_URL: a host is required, e.g. redis://127.0.0.1:6379/0")
     return value
+
+
+def _rate_limits(value: str | None) -> tuple[dict[str, int], dict[str, int]]:
+    """`viewer=5000,cwk_ab12cd34=50000`: budgets by kind of caller and by key prefix."""
+    roles: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    for entry in (value or "").split(","):
+        if not entry.strip():
+            continue
+        name, _, points = entry.partition("=")
+        name = name.strip()
+        hint = (
+            f"GQL_RATE_LIMITS: expected NAME=POINTS entries separated by commas, NAME one of "
+            f"{', '.join(DEFAULT_RATE_LIMITS)} or a key's prefix (its first "
+            f"{KEY_PREFIX_LENGTH} characters), POINTS from 1 to {MAX_RATE_LIMIT}; "
+            f"got {entry.strip()!r}"
+        )
+        if not points.strip().isdigit() or not 1 <= int(points) <= MAX_RATE_LIMIT:
+            raise SettingsError(hint)
+        if name in DEFAULT_RATE_LIMITS:
+            roles[name] = int(points)
+        elif name.startswith(KEY_PREFIXES) and len(name) == KEY_PREFIX_LENGTH:
+            keys[name] = int(points)
+        else:
+            raise SettingsError(hint)
+    return roles, keys
 
 
 def _non_empty(env: Mapping[str, str], name: str, default: str) -> str:

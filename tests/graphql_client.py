@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+
+from gql_server.settings import Settings
 
 
 class Api:
@@ -30,3 +35,19 @@ class Api:
         body = await self.post(query, variables, key)
         assert "errors" not in body, body
         return body["data"]
+
+
+@asynccontextmanager
+async def app_with(settings: Settings, **changes: Any) -> AsyncIterator[Api]:
+    """A client of a second in-process app on the run's database, with settings changed
+    (a smaller maximum cost, other rate limits...)."""
+    from gql_server.app import create_app
+
+    application = create_app(dataclasses.replace(settings, **changes), manage_database=False)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://test"
+        ) as client,
+    ):
+        yield Api(client)

@@ -24,6 +24,7 @@ from gql_server.schema.audits import (
     SubmitAuditInput,
     SubmitAuditPayload,
 )
+from gql_server.schema.cost import REPORT, ListSize
 from gql_server.schema.work import Audit, AuditLock, Submission, SubmissionConnection
 from gql_server.services import audits
 from gql_server.services.global_ids import pk_of
@@ -66,7 +67,9 @@ class AuditQueries:
         currency = (await info.context.account()).currency
         return SubmissionConnection.from_page(result, lambda s: Submission.from_model(s, currency))
 
-    @strawberry.field(permission_classes=[IsMember], description="Totals and the defect rate.")
+    @strawberry.field(
+        permission_classes=[IsMember], description="Totals and the defect rate.", directives=REPORT
+    )
     async def audit_report(self, info: Info, filter: AuditFilter | None = None) -> AuditReport:
         account_id = info.context.member.account_id
         summary = await query(lambda: audits.audit_summary(account_id, audit_filter(filter)))
@@ -76,13 +79,16 @@ class AuditQueries:
         permission_classes=[IsMember],
         description="The last 4 complete weeks (Monday to Sunday, America/Los_Angeles), "
         "latest first, with the work completed and audited in each.",
+        directives=[*REPORT, ListSize(assumed_size=4)],
     )
     async def audit_weeks(self, info: Info, filter: AuditFilter | None = None) -> list[AuditWeek]:
         account_id = info.context.member.account_id
         weeks = await query(lambda: audits.weekly_counts(account_id, audit_filter(filter)))
         return [AuditWeek.of(w) for w in weeks]
 
-    @strawberry.field(permission_classes=[IsMember], description="Audits per batch.")
+    @strawberry.field(
+        permission_classes=[IsMember], description="Audits per batch.", directives=REPORT
+    )
     async def auditor_tracker(
         self, info: Info, filter: AuditFilter | None = None
     ) -> list[BatchAuditReport]:
@@ -90,7 +96,9 @@ class AuditQueries:
         rows = await query(lambda: audits.batch_counts(account_id, audit_filter(filter)))
         return [BatchAuditReport.of(r) for r in rows]
 
-    @strawberry.field(permission_classes=[IsMember], description="Audits per auditor.")
+    @strawberry.field(
+        permission_classes=[IsMember], description="Audits per auditor.", directives=REPORT
+    )
     async def auditor_quality(
         self, info: Info, filter: AuditFilter | None = None
     ) -> list[AuditorReport]:

@@ -13,6 +13,8 @@ from tortoise.models import Model
 from gql_server import models
 from gql_server.services import audits, batches, callbacks, workers
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
+from gql_server.services.rate_limits import Bucket, RateLimiter, bucket_for
+from gql_server.settings import DEFAULT_MAX_QUERY_COST, DEFAULT_RATE_LIMITS
 
 M = TypeVar("M", bound=Model)
 V = TypeVar("V")
@@ -130,6 +132,19 @@ class Loaders:
         return DataLoader(load_fn=load)
 
 
+@dataclass(frozen=True)
+class RequestPolicy:
+    """The limits every request of a server runs under, from its settings. Without a rate
+    limiter (the schema executed outside the app) nothing is counted."""
+
+    max_cost: int = DEFAULT_MAX_QUERY_COST
+    rate_limiter: RateLimiter | None = None
+    rate_limits: Mapping[str, int] = field(default_factory=lambda: DEFAULT_RATE_LIMITS)
+    key_rate_limits: Mapping[str, int] = field(default_factory=dict)
+    # "everyone", "members" (members' keys only) or "off".
+    introspection: str = "everyone"
+
+
 @dataclass
 class Context:
     principal: Principal | None
@@ -140,6 +155,17 @@ class Context:
     # gave at connection_init, read again for each of its operations.
     websocket: Any = None
     bearer: str | None = None
+    policy: RequestPolicy = field(default_factory=RequestPolicy)
+    # The client's address: callers without a key are rate-limited by it.
+    address: str | None = None
+    # What the operation costs (schema/cost.py), once priced.
+    cost: int | None = None
+
+    @property
+    def bucket(self) -> Bucket:
+        """Whose rate limit the request spends."""
+        policy = self.policy
+        return bucket_for(self.principal, policy.rate_limits, policy.key_rate_limits, self.address)
 
     @property
     def member(self) -> MemberPrincipal:

@@ -1,12 +1,12 @@
-"""Who may call a field: reusable permission classes for roles and for workers, and the
-refusal of every mutation sent with a read-only key."""
+"""Who may call a field: reusable permission classes for roles and for workers, the
+refusal of every mutation sent with a read-only key, and who may introspect."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from graphql import ExecutionResult
+from graphql import DocumentNode, ExecutionResult, FieldNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.types.graphql import OperationType
@@ -113,4 +113,56 @@ class ReadOnlyKeys(SchemaExtension):
                 data=None,
                 errors=[Forbidden("This API key is read-only: it makes no changes.")],
             )
+        yield
+
+
+class _Introspects(Visitor):
+    """Finds `__schema` or `__type` anywhere in a document (`__typename` is no
+    introspection: it names an object's type, which its global id tells anyway)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_field(self, node: FieldNode, *_: Any) -> Any:
+        if node.name.value in ("__schema", "__type"):
+            self.found = True
+            return self.BREAK
+        return None
+
+
+def introspects(document: DocumentNode) -> bool:
+    visitor = _Introspects()
+    visit(document, visitor)
+    return visitor.found
+
+
+class IntrospectionPolicy(SchemaExtension):
+    """Who may read the schema through introspection: everyone (dev mode), members' keys
+    only (the production default), or no one (`GQL_INTROSPECTION`). Refused whole, before
+    anything runs; the schema is published as schema.graphql for everyone else."""
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        policy = getattr(execution.context, "policy", None)
+        allowed = getattr(policy, "introspection", "everyone")
+        document = execution.graphql_document
+        text = execution.query or ""
+        if (
+            allowed != "everyone"
+            and document is not None
+            # A document that names neither field cannot introspect: most skip the walk.
+            and ("__schema" in text or "__type" in text or not text)
+            and introspects(document)
+        ):
+            principal = getattr(execution.context, "principal", None)
+            error: Forbidden | Unauthenticated | None = None
+            if allowed == "off":
+                error = Forbidden("Introspection is off on this server; see schema.graphql.")
+            elif principal is None:
+                error = Unauthenticated("Introspection needs a member's API key.")
+            elif not isinstance(principal, MemberPrincipal):
+                error = Forbidden("Introspection is for members of a requester account.")
+            if error is not None:
+                raise error
         yield

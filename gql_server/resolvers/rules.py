@@ -15,6 +15,7 @@ from gql_server.models.enums import Currency
 from gql_server.resolvers.common import Info, filter_pk, mutate, page, query
 from gql_server.resolvers.permissions import CanManage, IsMember
 from gql_server.rules.metrics import Metric
+from gql_server.schema.cost import REPORT
 from gql_server.schema.errors import INPUT
 from gql_server.schema.rules import (
     CreateRuleInput,
@@ -229,6 +230,7 @@ class RuleQueries:
         description="Evaluate a saved rule, or a config, against the recorded history without "
         "acting: who (or which answers or tasks) it would act on now, and why. A bad config "
         "is BAD_USER_INPUT with the same userErrors as createRule.",
+        directives=REPORT,
     )
     async def dry_run_rule(self, info: Info, input: DryRunRuleInput) -> RuleDryRun:
         account_id = info.context.member.account_id

@@ -20,14 +20,20 @@ from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
 from gql_server.resolvers.fan_out import SharingExecutor
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
 from gql_server.resolvers.nodes import missing_loaders, node_types
-from gql_server.resolvers.permissions import FreshWebsocketCaller, ReadOnlyKeys
+from gql_server.resolvers.permissions import (
+    FreshWebsocketCaller,
+    IntrospectionPolicy,
+    ReadOnlyKeys,
+)
 from gql_server.resolvers.quality import QualityMutations, QualityQueries
 from gql_server.resolvers.query import Query as FoundationQueries
+from gql_server.resolvers.rate_limits import RateLimitQueries, SpendRateLimit
 from gql_server.resolvers.review import ReviewMutations, ReviewQueries
 from gql_server.resolvers.rules import RuleMutations, RuleQueries
 from gql_server.resolvers.subscription import Subscription
 from gql_server.resolvers.task_admin import TaskAdminMutations, TaskOrganisationQueries
 from gql_server.resolvers.work import WorkMutations, WorkQueries
+from gql_server.schema.cost import QueryCost, declare_defaults, price_list
 from gql_server.schema.errors import ShapeErrors
 from gql_server.schema.scalars import SCALAR_MAP
 from gql_server.schema.strings import RefuseControlCharacters
@@ -55,6 +61,7 @@ Query = merge_types(
         RuleQueries,
         AdministrationQueries,
         TaskOrganisationQueries,
+        RateLimitQueries,
     ),
 )
 Mutation = merge_types(
@@ -74,6 +81,7 @@ Mutation = merge_types(
 
 
 def build_schema() -> strawberry.Schema:
+    declare_defaults(Query, Mutation)
     built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -89,6 +97,10 @@ def build_schema() -> strawberry.Schema:
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
             RefuseControlCharacters,
             FreshWebsocketCaller,
+            IntrospectionPolicy,
+            # Priced before anything runs; the price is spent from the caller's bucket.
+            lambda: QueryCost(prices),
+            SpendRateLimit,
             ReadOnlyKeys,
             ShapeErrors,
         ],
@@ -96,6 +108,8 @@ def build_schema() -> strawberry.Schema:
         # Executes a stream message once per distinct selection, not once per subscriber.
         execution_context_class=SharingExecutor,
     )
+    # Read by QueryCost (above) from the schema just built, before any request runs.
+    prices = price_list(built._schema)
     missing = missing_loaders(built)
     if missing:
         raise TypeError(

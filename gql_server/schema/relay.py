@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from gql_server.schema.cost import TOTAL_COUNT_WEIGHT, Cost
 from gql_server.services.global_ids import global_id
 from gql_server.services.pagination import Page
 
@@ -34,7 +35,8 @@ class PageInfo:
     end_cursor: str | None
 
 
-@strawberry.type
+# An edge is its node's wrapper: the node is what costs.
+@strawberry.type(directives=[Cost(weight="0")])
 class Edge(Generic[T]):
     cursor: str
     node: T
@@ -46,7 +48,7 @@ class Connection(Generic[T]):
     page_info: PageInfo
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field
+    @strawberry.field(directives=[Cost(weight=str(TOTAL_COUNT_WEIGHT))])
     async def total_count(self) -> int:
         """Counted only when selected."""
         return await self.count()

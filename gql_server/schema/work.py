@@ -8,6 +8,7 @@ import strawberry
 
 from gql_server import clock, models
 from gql_server.models.vocabulary import COMPLETED_STATES, is_held
+from gql_server.schema.cost import DECISIONS_PER_SUBMISSION, ListSize
 from gql_server.schema.enums import ActorKind, AuditOutcome, ReviewDecision, SubmissionState
 from gql_server.schema.relay import Connection, Node, PageInfo, to_global_id
 from gql_server.schema.types import Info, Member, Money, ProofRequirement, Task, Worker
@@ -101,7 +102,10 @@ class Submission(SubmissionFields):
     async def worker(self, info: Info) -> Worker:
         return Worker.from_model(await info.context.loaders.worker.load(self.worker_pk))
 
-    @strawberry.field(description="Every review decision, oldest first.")
+    @strawberry.field(
+        description="Every review decision, oldest first.",
+        directives=[ListSize(assumed_size=DECISIONS_PER_SUBMISSION)],
+    )
     async def reviews(self, info: Info) -> list[Review]:
         return [Review.from_model(r) for r in await info.context.loaders.reviews.load(self.pk)]
 
@@ -115,7 +119,10 @@ class Submission(SubmissionFields):
     last_audited_at: datetime | None
     audit_comments: list[str] = strawberry.field(description="Every audit comment, in order.")
 
-    @strawberry.field(description="Every audit, oldest first.")
+    @strawberry.field(
+        description="Every audit, oldest first.",
+        directives=[ListSize(assumed_size=DECISIONS_PER_SUBMISSION)],
+    )
     async def audits(self, info: Info) -> list[Audit]:
         return [Audit.from_model(a) for a in await info.context.loaders.audits.load(self.pk)]
 

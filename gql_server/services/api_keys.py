@@ -130,7 +130,9 @@ async def identify(plain: str) -> Caller | None:
         return None
     if plain.startswith(OPERATOR_KEY_PREFIX):
         operator = await OperatorKey.get_or_none(key_hash=hash_key(plain), revoked_at=None)
-        return Caller(OperatorPrincipal(operator.id)) if operator is not None else None
+        if operator is None:
+            return None
+        return Caller(OperatorPrincipal(operator.id, key_prefix=operator.prefix))
     if not plain.startswith(KEY_PREFIX):
         return None
     key = (
@@ -151,9 +153,12 @@ async def identify(plain: str) -> Caller | None:
             role=key.member.role,
             api_key_id=key.id,
             read_only=key.read_only,
+            key_prefix=key.prefix,
         )
         return Caller(principal, key.member)
-    return Caller(WorkerPrincipal(worker_id=key.worker_id, api_key_id=key.id))
+    return Caller(
+        WorkerPrincipal(worker_id=key.worker_id, api_key_id=key.id, key_prefix=key.prefix)
+    )
 
 
 async def authenticate(plain: str) -> Principal | None:

@@ -15,6 +15,8 @@ class MemberPrincipal:
     api_key_id: int
     # A read-only key reads with the member's role and changes nothing.
     read_only: bool = False
+    # The key's first characters: a single key's rate limit is set by them.
+    key_prefix: str = ""
 
     @property
     def scope(self) -> str:
@@ -26,6 +28,7 @@ class MemberPrincipal:
 class WorkerPrincipal:
     worker_id: int
     api_key_id: int
+    key_prefix: str = ""
 
     @property
     def scope(self) -> str:
@@ -37,6 +40,7 @@ class OperatorPrincipal:
     """The instance's operator (a partner application): manages workers, sees no account."""
 
     operator_key_id: int
+    key_prefix: str = ""
 
     @property
     def scope(self) -> str:

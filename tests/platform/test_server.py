@@ -41,7 +41,9 @@ def test_typename_over_http_with_a_key(server: str, account: Requester) -> None:
         json={"query": "{ __typename me { __typename } }"},
         headers={"Authorization": f"Bearer {account.key}"},
     )
-    assert response.json() == {"data": {"__typename": "Query", "me": {"__typename": "Member"}}}
+    body = response.json()
+    assert body["data"] == {"__typename": "Query", "me": {"__typename": "Member"}}
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1
 
 
 def test_graphiql_is_served_in_dev_mode(server: str) -> None:

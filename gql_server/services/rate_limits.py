@@ -1,0 +1,139 @@
+"""Rate limits: every API key has a budget of points per minute, and a request spends its
+cost (at least 1 point, so that even `{ __typename }` counts).
+
+- The budget is the key's own when the settings give it one (by its prefix), else its
+  role's; callers without a key are counted by their address, with the anonymous budget.
+- Spending goes through `limits`' sliding window counter: the weighted sum of this minute's
+  and the last minute's points, so that the budget comes back continuously, as a bucket
+  refilled at the budget's rate would, and not all at once at the top of the minute.
+- With REDIS_URL the counters live in Redis, shared by every process of the deployment
+  (keyed by the database it serves, so deployments sharing a Redis do not mix); without,
+  in this process.
+- A counter store that fails or does not answer within STORE_TIMEOUT_SECONDS lets the
+  request through (logged): a broken limiter must not take the API down with it.
+- A request that would pass the budget is refused whole and spends nothing; its answer
+  says how many seconds to wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
+
+logger = logging.getLogger(__name__)
+
+STORE_TIMEOUT_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Whose points a request spends, and how many it has per minute."""
+
+    name: str
+    points_per_minute: int
+
+
+@dataclass(frozen=True)
+class Allowance:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: datetime
+    retry_after_seconds: int
+
+
+def bucket_for(
+    principal: Principal | None,
+    budgets: Mapping[str, int],
+    key_budgets: Mapping[str, int],
+    address: str | None,
+) -> Bucket:
+    """The bucket of a caller: its key's (with the key's own budget, if it has one, else
+    its role's), or its address's when it has no key."""
+    if principal is None:
+        return Bucket(f"address:{address or 'unknown'}", budgets["anonymous"])
+    if isinstance(principal, MemberPrincipal):
+        name, kind = f"key:{principal.api_key_id}", principal.role.value.lower()
+    elif isinstance(principal, WorkerPrincipal):
+        name, kind = f"key:{principal.api_key_id}", "worker"
+    else:
+        name, kind = f"operator:{principal.operator_key_id}", "operator"
+    return Bucket(name, key_budgets.get(principal.key_prefix, budgets[kind]))
+
+
+def _storage_uri(redis_url: str) -> str:
+    scheme, _, rest = redis_url.partition("://")
+    return {"redis": "async+redis", "rediss": "async+rediss", "unix": "async+redis+unix"}[
+        scheme
+    ] + f"://{rest}"
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str | None, namespace: str) -> None:
+        prefix = "cw-rate-" + hashlib.sha256(namespace.encode()).hexdigest()[:12]
+        storage: Storage
+        if redis_url:
+            storage = RedisStorage(
+                _storage_uri(redis_url),
+                implementation="redispy",
+                key_prefix=prefix,
+                socket_timeout=STORE_TIMEOUT_SECONDS,
+                socket_connect_timeout=STORE_TIMEOUT_SECONDS,
+            )
+        else:
+            storage = MemoryStorage()
+        self._strategy = SlidingWindowCounterRateLimiter(storage)
+
+    async def spend(self, bucket: Bucket, cost: int) -> Allowance | None:
+        """Spend `cost` points; None when allowed, the allowance left when refused (or
+        when the store fails: then allowed, and logged)."""
+        item = RateLimitItemPerMinute(bucket.points_per_minute)
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
+                if await self._strategy.hit(item, bucket.name, cost=max(cost, 1)):
+                    return None
+                return await self._allowance(item, bucket, refused_cost=max(cost, 1))
+        except Exception:
+            logger.warning("rate limit store unavailable; %s let through", bucket.name)
+            return None
+
+    async def status(self, bucket: Bucket) -> Allowance:
+        """What is left of a bucket's budget now (the whole budget if the store fails)."""
+        item = RateLimitItemPerMinute(bucket.points_per_minute)
+        try:
+            async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
+                return await self._allowance(item, bucket)
+        except Exception:
+            logger.warning("rate limit store unavailable; %s not read", bucket.name)
+            return Allowance(
+                True, bucket.points_per_minute, bucket.points_per_minute, datetime.now(UTC), 0
+            )
+
+    async def _allowance(
+        self, item: RateLimitItemPerMinute, bucket: Bucket, refused_cost: int = 0
+    ) -> Allowance:
+        stats = await self._strategy.get_window_stats(item, bucket.name)
+        # Points come back at the budget's rate: the wait is until the next comes back, or
+        # until as many as the refused request lacks have.
+        lacking = max(0, refused_cost - int(stats.remaining))
+        wait = max(stats.reset_time - time.time(), lacking * 60 / bucket.points_per_minute)
+        allowed = refused_cost == 0
+        return Allowance(
+            allowed=allowed,
+            limit=bucket.points_per_minute,
+            remaining=max(0, int(stats.remaining)),
+            reset_at=datetime.fromtimestamp(stats.reset_time, UTC),
+            retry_after_seconds=0 if allowed else max(1, math.ceil(wait)),
+        )
