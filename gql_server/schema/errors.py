@@ -101,10 +101,22 @@ def _is_safe(error: GraphQLError) -> bool:
     return original is None or isinstance(original, ApiError) or _is_coercion_error(error)
 
 
+# The limiters' refusals (schema/build.py), known by their messages: graphql-core and
+# Strawberry raise them as plain GraphQLErrors.
+_LIMITER_CODES = (
+    (re.compile(r"^Syntax Error: Document contains more than \d+ tokens"), "TOKEN_LIMIT_EXCEEDED"),
+    (re.compile(r"exceeds maximum operation depth of \d+$"), "DEPTH_LIMIT_EXCEEDED"),
+    (re.compile(r"^\d+ aliases found\. Allowed: \d+$"), "ALIAS_LIMIT_EXCEEDED"),
+)
+
+
 def _client_code(error: GraphQLError) -> str:
     """The code of a client error raised before execution, by what raised it."""
     if _is_coercion_error(error) and error.message.startswith("Variable '$"):
         return "BAD_USER_INPUT"
+    for pattern, code in _LIMITER_CODES:
+        if pattern.search(error.message):
+            return code
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
     return "GRAPHQL_VALIDATION_FAILED"

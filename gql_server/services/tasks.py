@@ -21,6 +21,10 @@ from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.tenancy import owned
 
+# The columns' lengths (models/tasks.py).
+MAX_TITLE = 200
+MAX_VARIANT_GROUP = 100
+
 MIN_TIME_LIMIT = timedelta(seconds=30)
 MAX_TIME_LIMIT = timedelta(days=7)
 MIN_AUTO_APPROVAL_DELAY = timedelta(minutes=1)
@@ -156,13 +160,13 @@ def validate_task_draft(
     """Check a draft on its own (no database) and return the model values it stands for."""
     errors: list[FieldError] = []
     values: dict[str, Any] = {
-        "title": _text(errors, draft.title, "title", max_len=200, required=True),
+        "title": _text(errors, draft.title, "title", max_len=MAX_TITLE, required=True),
         "instructions": _text(
             errors, draft.instructions, "instructions", max_len=20_000, required=True
         ),
         "category": _text(errors, draft.category, "category", max_len=100, required=False),
         "variant_group": _text(
-            errors, draft.variant_group, "variant_group", max_len=100, required=False
+            errors, draft.variant_group, "variant_group", max_len=MAX_VARIANT_GROUP, required=False
         ),
     }
 
@@ -442,6 +446,18 @@ TASK_SORT_KEYS = {
 async def list_tasks(
     account_id: int, task_filter: TaskFilter, sort: str, descending: bool, page: PageRequest
 ) -> Page[Task]:
+    for name, value, longest in (
+        ("search", task_filter.search, MAX_TITLE),
+        ("variantGroup", task_filter.variant_group, MAX_VARIANT_GROUP),
+    ):
+        # Nothing longer can match: refused before it reaches SQL.
+        if value is not None and len(value) > longest:
+            raise UseCaseError.single(
+                ErrorCode.VALIDATION,
+                f"'{name}' is longer than {longest} characters.",
+                "filter",
+                name,
+            )
     query = Task.filter(account_id=account_id)
     if task_filter.statuses:
         query = query.filter(status__in=task_filter.statuses)

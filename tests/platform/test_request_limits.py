@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gql_server.schema.build import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from gql_server.schema.strings import MAX_DOCUMENT_CHARS, MAX_STRING_CHARS
 from gql_server.settings import Settings
 from tests.factories import Requester
 from tests.graphql_client import Api, app_with
@@ -28,7 +29,11 @@ def _nested(depth: int) -> str:
 
 
 def _too_deep(errors: list[dict[str, Any]]) -> bool:
-    return any("exceeds maximum operation depth" in e["message"] for e in errors)
+    return any(
+        "exceeds maximum operation depth" in e["message"]
+        and e["extensions"]["code"] == "DEPTH_LIMIT_EXCEEDED"
+        for e in errors
+    )
 
 
 async def test_a_document_deeper_than_the_limit_is_refused_every_time(
@@ -50,6 +55,7 @@ async def test_more_aliases_than_the_limit_are_refused_every_time(
         assert await _errors(api, allowed, account.key) == []
         errors = await _errors(api, refused, account.key)
         assert errors and "aliases" in errors[0]["message"]
+        assert errors[0]["extensions"]["code"] == "ALIAS_LIMIT_EXCEEDED"
 
 
 async def test_more_tokens_than_the_limit_are_refused_every_time(
@@ -60,3 +66,51 @@ async def test_more_tokens_than_the_limit_are_refused_every_time(
     for _ in range(2):
         errors = await _errors(api, refused, account.key)
         assert errors and "token" in errors[0]["message"].lower()
+        assert errors[0]["extensions"]["code"] == "TOKEN_LIMIT_EXCEEDED"
+
+
+async def test_a_document_longer_than_the_limit_is_refused_before_parsing(
+    api: Api, account: Requester
+) -> None:
+    # Few tokens, many characters: a comment is no token.
+    document = "{ __typename }\n#" + "x" * MAX_DOCUMENT_CHARS
+    for _ in range(2):
+        [error] = await _errors(api, document, account.key)
+        assert error["extensions"]["code"] == "DOCUMENT_TOO_LARGE"
+        assert str(MAX_DOCUMENT_CHARS) in error["message"]
+
+
+async def test_a_string_longer_than_any_field_holds_is_refused_and_changes_nothing(
+    api: Api, account: Requester
+) -> None:
+    create = "mutation ($n: String!) { createProject(input: {name: $n}) { project { id } } }"
+    response = await api.client.post(
+        "/graphql",
+        json={"query": create, "variables": {"n": "p" * (MAX_STRING_CHARS + 1)}},
+        headers={"Authorization": f"Bearer {account.key}"},
+    )
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert str(MAX_STRING_CHARS) in error["message"]
+    projects = await api.data("{ projects { totalCount } }", key=account.key)
+    assert projects["projects"]["totalCount"] == 0
+
+
+async def test_a_search_longer_than_any_title_is_refused(api: Api, account: Requester) -> None:
+    body = await api.post(
+        "query ($s: String) { tasks(filter: {search: $s}) { totalCount } }",
+        {"s": "t" * 201},
+        key=account.key,
+    )
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "200" in error["message"]
+
+
+async def test_a_document_that_does_not_parse_says_so_with_its_code(
+    api: Api, account: Requester
+) -> None:
+    for _ in range(2):
+        [error] = await _errors(api, "{ tasks { ", account.key)
+        assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+        assert error["message"].startswith("Syntax Error")
