@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint schema migrations
+.PHONY: run test lint audit schema migrations
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)  ## the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDI
 lint: $(STAMP)
 	$(BIN)/ruff check gql_server tests bench
 	$(BIN)/ruff format --check gql_server tests bench
+
+audit: $(STAMP)  ## the pinned set checked against known vulnerabilities (PyPI's advisories)
+	$(BIN)/pip-audit --strict --progress-spinner off --no-deps --disable-pip -r constraints.txt
 
 schema: $(STAMP)  ## regenerate schema.graphql after changing the schema
 	$(BIN)/gql-server export-schema
