@@ -10,7 +10,9 @@ cost (at least 1 point, so that even `{ __typename }` counts).
   (keyed by the database it serves, so deployments sharing a Redis do not mix); without,
   in this process.
 - A counter store that fails or does not answer within STORE_TIMEOUT_SECONDS lets the
-  request through (logged): a broken limiter must not take the API down with it.
+  request through (logged): a broken limiter must not take the API down with it. After a
+  failure the store is left alone for STORE_PAUSE_SECONDS (requests go through unasked),
+  so that a Redis that hangs costs one request the timeout, not every request.
 - A request that would pass the budget is refused whole and spends nothing; its answer
   says how many seconds to wait.
 """
@@ -30,11 +32,13 @@ from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
+from gql_server import clock
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 
 logger = logging.getLogger(__name__)
 
-STORE_TIMEOUT_SECONDS = 0.5
+STORE_TIMEOUT_SECONDS = 2.0
+STORE_PAUSE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,14 @@ class RateLimiter:
         else:
             storage = MemoryStorage()
         self._strategy = SlidingWindowCounterRateLimiter(storage)
+        # Until when the store is left alone after a failure (a POSIX time, by our clock).
+        self._paused_until = 0.0
 
     async def spend(self, bucket: Bucket, cost: int) -> Allowance | None:
         """Spend `cost` points; None when allowed, the allowance left when refused (or
         when the store fails: then allowed, and logged)."""
+        if clock.now().timestamp() < self._paused_until:
+            return None
         item = RateLimitItemPerMinute(bucket.points_per_minute)
         try:
             async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
@@ -106,20 +114,31 @@ class RateLimiter:
                     return None
                 return await self._allowance(item, bucket, refused_cost=max(cost, 1))
         except Exception:
-            logger.warning("rate limit store unavailable; %s let through", bucket.name)
+            self._pause(bucket)
             return None
 
     async def status(self, bucket: Bucket) -> Allowance:
         """What is left of a bucket's budget now (the whole budget if the store fails)."""
         item = RateLimitItemPerMinute(bucket.points_per_minute)
+        whole = Allowance(
+            True, bucket.points_per_minute, bucket.points_per_minute, datetime.now(UTC), 0
+        )
+        if clock.now().timestamp() < self._paused_until:
+            return whole
         try:
             async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
                 return await self._allowance(item, bucket)
         except Exception:
-            logger.warning("rate limit store unavailable; %s not read", bucket.name)
-            return Allowance(
-                True, bucket.points_per_minute, bucket.points_per_minute, datetime.now(UTC), 0
-            )
+            self._pause(bucket)
+            return whole
+
+    def _pause(self, bucket: Bucket) -> None:
+        logger.warning(
+            "rate limit store unavailable (at %s): requests go through uncounted for %.0f s",
+            bucket.name,
+            STORE_PAUSE_SECONDS,
+        )
+        self._paused_until = clock.now().timestamp() + STORE_PAUSE_SECONDS
 
     async def _allowance(
         self, item: RateLimitItemPerMinute, bucket: Bucket, refused_cost: int = 0
