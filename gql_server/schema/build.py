@@ -6,7 +6,6 @@ import strawberry
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
-    ParserCache,
     ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
@@ -29,6 +28,7 @@ from gql_server.resolvers.subscription import Subscription
 from gql_server.resolvers.task_admin import TaskAdminMutations, TaskOrganisationQueries
 from gql_server.resolvers.work import WorkMutations, WorkQueries
 from gql_server.schema.errors import ShapeErrors
+from gql_server.schema.parse_cache import ParserCache
 from gql_server.schema.scalars import SCALAR_MAP
 from gql_server.schema.strings import RefuseControlCharacters
 
