@@ -81,10 +81,10 @@ class GraphQLApp(GraphQL[Context, None]):
             answer = http_answers.refusal(
                 error.status_code, error.reason, request.state.media_type, request.method
             )
-            response = self.answer(answer)
+            response = self.respond(answer)
         await response(scope, receive, send)
 
-    def answer(self, answer: http_answers.Answer) -> Response:
+    def respond(self, answer: http_answers.Answer) -> Response:
         return Response(
             self.encode_json(answer.body),
             status_code=answer.status,
@@ -92,7 +92,9 @@ class GraphQLApp(GraphQL[Context, None]):
             media_type=answer.content_type,
         )
 
-    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[Any]:
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)
         # An empty operationName is no operationName (GraphQL over HTTP, on GET).
         if isinstance(data, GraphQLRequestData) and data.operation_name == "":
@@ -144,7 +146,7 @@ class GraphQLApp(GraphQL[Context, None]):
         # Batching is off (the schema has no batching_config): one response per request.
         if isinstance(response_data, list):
             raise TypeError("batched GraphQL responses are not served")
-        return self.answer(http_answers.graphql_answer(sub_response.media_type, response_data))
+        return self.respond(http_answers.graphql_answer(sub_response.media_type, response_data))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

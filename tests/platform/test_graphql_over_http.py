@@ -35,6 +35,10 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 MODERN_ACCEPT = f"{GRAPHQL_RESPONSE}; charset=utf-8, application/json; charset=utf-8"
 
 CREATE_PROJECT = 'mutation { createProject(input: {name: "Sneaked"}) { project { id } } }'
+BESIDE_A_QUERY = (
+    "query First { __typename } "
+    'mutation Sneak { createProject(input: {name: "Sneaked"}) { project { id } } }'
+)
 PROJECT_NAMES = "{ projects(first: 100) { edges { node { name } } } }"
 # Over the limit of 5000 (schema/build.py); one per line, so that the server's log of the
 # error quotes a line, not the document.
@@ -159,13 +163,21 @@ async def test_an_empty_operation_name_over_get_is_none(http: Http) -> None:
     assert response.json() == {"data": {"__typename": "Query"}}
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"query": CREATE_PROJECT},
+        # A mutation named beside a query, in one document.
+        {"query": BESIDE_A_QUERY, "operationName": "Sneak"},
+    ],
+)
 @pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE, "application/json", "*/*"])
 async def test_a_mutation_over_get_is_refused_405_and_changes_nothing(
-    http: Http, account: Requester, accept: str
+    http: Http, account: Requester, accept: str, params: dict[str, str]
 ) -> None:
     response = await http.client.get(
         "/graphql",
-        params={"query": CREATE_PROJECT},
+        params=params,
         headers={"Authorization": f"Bearer {account.key}", "Accept": accept},
     )
     assert response.status_code == 405, response.text
