@@ -9,18 +9,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
-from gql_server import db
+from gql_server import db, http_answers
 from gql_server.body_limit import BodyLimit
 from gql_server.export import audit_export
 from gql_server.resolvers.context import Context, RequestPolicy
@@ -53,10 +59,97 @@ async def principal_from_header(value: object) -> Principal | None:
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's view, with GraphQL-over-HTTP's media types and status codes, which
+    `http_answers` decides: this class only finds the inputs and applies the answer."""
+
     # Set by create_app: where websockets are kept by the key they signed in with, and the
     # limits every request runs under.
     key_watch: KeyWatch | None = None
     policy: RequestPolicy = RequestPolicy()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        request.state.media_type = http_answers.negotiate(request.headers.get("accept"))
+        try:
+            # GraphiQL (dev mode) is HTML, which a browser asks for: not a GraphQL answer.
+            if request.state.media_type is None and not self.should_render_graphql_ide(
+                StarletteRequestAdapter(request)
+            ):
+                raise HTTPException(406, "Accept allows neither of the GraphQL media types.")
+            response = await self.run(request)
+        except HTTPException as error:
+            answer = http_answers.refusal(
+                error.status_code, error.reason, request.state.media_type, request.method
+            )
+            response = self.respond(answer)
+        await response(scope, receive, send)
+
+    def respond(self, answer: http_answers.Answer) -> Response:
+        return Response(
+            self.encode_json(answer.body),
+            status_code=answer.status,
+            headers=dict(answer.headers),
+            media_type=answer.content_type,
+        )
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        # An empty operationName is no operationName (GraphQL over HTTP, on GET).
+        if isinstance(data, GraphQLRequestData) and data.operation_name == "":
+            data.operation_name = None
+        return data
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        # Strawberry's own, but with the operations HTTP carries here: Strawberry lets a
+        # subscription through (for its SSE and multipart transports, which are off), and
+        # would run it as a query, into INTERNAL.
+        method = request_adapter.method
+        allowed = {OperationType(name) for name in http_answers.operations_over(method)}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            status, message = http_answers.refused_operation(error.operation_type.value, method)
+            raise HTTPException(status, message) from error
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request.") from error
+
+    async def get_sub_response(self, request: Request) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = request.state.media_type
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        # Batching is off (the schema has no batching_config): one response per request.
+        if isinstance(response_data, list):
+            raise TypeError("batched GraphQL responses are not served")
+        return self.respond(http_answers.graphql_answer(sub_response.media_type, response_data))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -162,7 +255,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
     graphql = GraphQLApp(
         schema,
         graphql_ide="graphiql" if settings.dev_mode else None,
-        allow_queries_via_get=False,
+        # Queries over GET too; a mutation over GET is refused 405 (http_answers).
+        allow_queries_via_get=True,
         keep_alive=True,
         keep_alive_interval=15,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),

@@ -28,6 +28,11 @@ from tests.factories import Requester, Worker, frozen_clock, new_requester, new_
 from tests.graphql_client import Api
 from tests.server import Http, running_server
 
+# Every test's keys are its own, but callers without a key share one bucket (their
+# address, 127.0.0.1): the whole suite's anonymous requests would spend it. The tests of
+# rate limits set the budgets they test.
+SUITE_RATE_LIMITS = "anonymous=100000000"
+
 
 def _with_database_name(url: str, name: str) -> str:
     parts = urlsplit(url)
@@ -59,7 +64,11 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     # Tests drive background sweeps themselves, with a controllable clock.
-    environ = {"DATABASE_URL": database_url, "GQL_BACKGROUND_IN_PROCESS": "false"}
+    environ = {
+        "DATABASE_URL": database_url,
+        "GQL_BACKGROUND_IN_PROCESS": "false",
+        "GQL_RATE_LIMITS": SUITE_RATE_LIMITS,
+    }
     if os.environ.get("REDIS_URL"):
         environ["REDIS_URL"] = os.environ["REDIS_URL"]
     return load_settings(environ)
@@ -132,7 +141,11 @@ def server(database: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """One real `gql-server serve` for the whole test module, on the run's database and
     broadcast, without background sweeps (tests drive those). Tests share it safely
     because each owns its accounts; a test that needs its own process starts one."""
-    env = {"DATABASE_URL": database.database_url, "GQL_BACKGROUND_IN_PROCESS": "false"}
+    env = {
+        "DATABASE_URL": database.database_url,
+        "GQL_BACKGROUND_IN_PROCESS": "false",
+        "GQL_RATE_LIMITS": SUITE_RATE_LIMITS,
+    }
     if database.redis_url:
         env["REDIS_URL"] = database.redis_url
     with running_server(env, cwd=tmp_path_factory.mktemp("server")) as base:

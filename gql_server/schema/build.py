@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import strawberry
-from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
-    ParserCache,
     ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
@@ -38,6 +34,7 @@ from gql_server.resolvers.task_admin import TaskAdminMutations, TaskOrganisation
 from gql_server.resolvers.work import WorkMutations, WorkQueries
 from gql_server.schema.cost import QueryCost, declare_defaults, price_list
 from gql_server.schema.errors import ShapeErrors
+from gql_server.schema.parse_cache import ParserCache
 from gql_server.schema.scalars import SCALAR_MAP
 from gql_server.schema.strings import CheckStrings
 
@@ -83,21 +80,6 @@ Mutation = merge_types(
 )
 
 
-class CachedParse(ParserCache):
-    """Strawberry's parser cache, except that a document that does not parse is left to
-    Strawberry's own parse: raised from the cache's hook, its syntax error would skip the
-    other extensions' handling of the result (ShapeErrors gives it its code)."""
-
-    def on_parse(self) -> Iterator[None]:
-        try:
-            self.execution_context.graphql_document = self.cached_parse_document(
-                self.execution_context.query, **self.execution_context.parse_options
-            )
-        except GraphQLError:
-            self.execution_context.graphql_document = None
-        yield
-
-
 def build_schema() -> strawberry.Schema:
     declare_defaults(Query, Mutation)
     built = strawberry.Schema(
@@ -111,7 +93,7 @@ def build_schema() -> strawberry.Schema:
             lambda: AddValidationRules(list(LIMIT_RULES)),
             # Parsing and validating a document again for every request was about 40% of
             # a trivial request's time.
-            lambda: CachedParse(maxsize=CACHED_DOCUMENTS),
+            lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
             CheckStrings,
             FreshWebsocketCaller,

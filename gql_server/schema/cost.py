@@ -25,6 +25,7 @@ in `extensions.cost`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,8 @@ from strawberry.types.field import StrawberryField
 from gql_server.schema.errors import ApiError
 from gql_server.services.pagination import DEFAULT_PAGE_SIZE
 from gql_server.settings import DEFAULT_MAX_QUERY_COST
+
+logger = logging.getLogger(__name__)
 
 COMPOSITE_WEIGHT = 1
 MUTATION_WEIGHT = 10
@@ -311,9 +314,15 @@ class QueryCost(SchemaExtension):
                 for d in document.definitions
                 if isinstance(d, FragmentDefinitionNode)
             }
-            self.cost = operation_cost(
-                context.schema._schema, self.prices, operation, fragments, context.variables
-            )
+            try:
+                self.cost = operation_cost(
+                    context.schema._schema, self.prices, operation, fragments, context.variables
+                )
+            except Exception:
+                # A fault of the pricing must not take requests down; it is logged.
+                logger.exception("could not price operation %s", context.operation_name)
+                yield
+                return
             if self.cost > self.maximum:
                 # Raised, not set as the result: a subscription is refused so too.
                 raise CostLimitExceeded(
@@ -335,7 +344,8 @@ class QueryCost(SchemaExtension):
 def _operation(definitions: Any, name: str | None) -> OperationDefinitionNode | None:
     operations = [d for d in definitions if isinstance(d, OperationDefinitionNode)]
     if name is None:
-        return operations[0] if len(operations) == 1 else None
+        # Without a name Strawberry runs the first: that is the one priced.
+        return operations[0] if operations else None
     return next((o for o in operations if o.name and o.name.value == name), None)
 
 

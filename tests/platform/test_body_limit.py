@@ -14,7 +14,11 @@ LIMIT = 1_000_000
 
 def _padded(size: int) -> bytes:
     """A valid GraphQL request of about `size` bytes (the padding is a variable)."""
-    body = {"query": "{ __typename }", "variables": {"pad": "x" * size}}
+    # Strings of at most 1,000 characters: none longer than a string may be.
+    pad: list[str] = []
+    body = {"query": "{ __typename }", "variables": {"pad": pad}}
+    while (missing := size - len(json.dumps(body))) > 0:
+        pad.append("x" * min(1_000, max(missing - 4, 1)))
     return json.dumps(body).encode()
 
 

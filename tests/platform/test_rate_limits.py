@@ -107,6 +107,27 @@ async def test_a_key_past_its_budget_is_refused_with_the_time_to_wait(
         assert "errors" not in await api.post(TEN_POINTS, key=other.key)
 
 
+async def test_a_refusal_is_429_with_retry_after_for_graphql_response_json_clients(
+    database: Settings, account: Requester
+) -> None:
+    limits = {**DEFAULT_RATE_LIMITS, "owner": 10}
+    async with app_with(database, rate_limits=limits) as api:
+        headers = {"Authorization": f"Bearer {account.key}"}
+        await api.post(TEN_POINTS, key=account.key)
+        modern = await api.client.post(
+            "/graphql",
+            json={"query": TEN_POINTS},
+            headers={**headers, "Accept": "application/graphql-response+json"},
+        )
+        assert modern.status_code == 429
+        wait = modern.json()["errors"][0]["extensions"]["retryAfterSeconds"]
+        assert modern.headers["Retry-After"] == str(wait)
+        # Older clients keep 200, and are told the wait too.
+        legacy = await api.client.post("/graphql", json={"query": TEN_POINTS}, headers=headers)
+        assert legacy.status_code == 200
+        assert int(legacy.headers["Retry-After"]) >= 1
+
+
 async def test_rate_limit_reads_what_is_left(database: Settings, account: Requester) -> None:
     limits = {**DEFAULT_RATE_LIMITS, "owner": 100}
     async with app_with(database, rate_limits=limits) as api:
