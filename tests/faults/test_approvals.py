@@ -125,6 +125,26 @@ async def assert_paid_exactly_once(
     await assert_ledger_consistent(requester.account_id)
 
 
+async def assert_streams_caught_up(requester: Requester, task_id: int) -> None:
+    """After the straggler sweep, no change of the task's and the account's streams is left
+    without a version (a pass that failed, or a process killed between a commit and its
+    pass, leaves them stored), and each stream's latest message shows the state as it is."""
+    ours = [
+        streams.task_budget_channel(task_id),
+        streams.task_queue_channel(task_id),
+        streams.account_budget_channel(requester.account_id),
+        streams.account_queue_channel(requester.account_id),
+    ]
+    with frozen_clock() as clock:
+        clock.advance(timedelta(seconds=streams.STRAGGLER_SECONDS + 1))
+        await streams.sequence_stragglers()
+    assert not await StreamChange.exists(stream__in=ours)
+    for channel in ours:
+        now = await streams.snapshot(channel)
+        stored = await streams.replay(channel, after=now.version - 1)
+        assert stored is not None and stored[-1].state == now.state, channel
+
+
 async def submitted_work(count: int) -> tuple[Requester, list[Submission], dict[int, str]]:
     """A task (reward 1.00) with `count` submissions waiting for review, and a key for each."""
     requester = await new_requester()
@@ -170,6 +190,7 @@ async def test_backends_terminated_mid_approval_pay_each_submission_once(
             await assert_paid_exactly_once(requester, answers, keys)
     finally:
         await admin.close()
+    await assert_streams_caught_up(requester, pending[0].task_id)
 
 
 async def test_a_server_killed_during_concurrent_approvals_pays_each_once_after_restart(
@@ -196,21 +217,4 @@ async def test_a_server_killed_during_concurrent_approvals_pays_each_once_after_
         assert await approve_all(server.base, requester, pending, keys) == (answers, 0)
         await assert_paid_exactly_once(requester, answers, keys)
 
-    # Changes the killed process committed but never sequenced (if the kill fell between a
-    # commit and its pass) are the sweep's; then every stream's latest stored message shows
-    # the state as it is.
-    task_id = pending[0].task_id
-    ours = [
-        streams.task_budget_channel(task_id),
-        streams.task_queue_channel(task_id),
-        streams.account_budget_channel(requester.account_id),
-        streams.account_queue_channel(requester.account_id),
-    ]
-    with frozen_clock() as clock:
-        clock.advance(timedelta(seconds=streams.STRAGGLER_SECONDS + 1))
-        await streams.sequence_stragglers()
-    assert not await StreamChange.exists(stream__in=ours)
-    for channel in ours:
-        now = await streams.snapshot(channel)
-        stored = await streams.replay(channel, after=now.version - 1)
-        assert stored is not None and stored[-1].state == now.state, channel
+    await assert_streams_caught_up(requester, pending[0].task_id)

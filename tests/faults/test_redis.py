@@ -170,7 +170,8 @@ async def test_a_hung_redis_is_noticed_in_time_and_subscribers_resync_once_it_an
 
             redis.pause()
             try:
-                assert await broadcast_ok(server.base, False) < HANG_NOTICED_WITHIN + 1
+                # The stated bound, and some slack for a loaded machine.
+                assert await broadcast_ok(server.base, False) < HANG_NOTICED_WITHIN + 2
                 # An approval does not wait for the hung Redis (publishing gives up).
                 began = time.monotonic()
                 assert await approve(during) == []
