@@ -67,9 +67,14 @@ def approver(http: Http, key: str) -> Callable[[Submission], Awaitable[list[Any]
     return approve
 
 
-# What each dashboard follows: the task's and the account's budget and review queue.
-DASHBOARD = (("budget", BUDGET, True), ("budget", BUDGET, False), ("reviewQueue", QUEUE, True))
-DASHBOARD += (("reviewQueue", QUEUE, False),)
+# What each dashboard follows (field, document, of the task rather than the account): the
+# task's and the account's budget and review queue.
+DASHBOARD = [
+    ("budget", BUDGET, True),
+    ("budget", BUDGET, False),
+    ("reviewQueue", QUEUE, True),
+    ("reviewQueue", QUEUE, False),
+]
 
 
 async def test_every_dashboard_resyncs_after_a_redis_restart_amid_approvals(
@@ -122,14 +127,14 @@ async def test_every_dashboard_resyncs_after_a_redis_restart_amid_approvals(
                 versions = [message["version"] for message in seen]
                 assert versions == sorted(versions), f"{channel} went back: {versions}"
                 assert any(message["snapshot"] for message in seen[1:]), f"{channel}: no resync"
-            # Subscribers of one stream end in the same state; the figures are the ledger's.
+            # Subscribers of one stream end in the same state: what the 12 approvals made.
             final: dict[str, list[dict[str, Any]]] = {}
             for _, channel, _, seen in dashboards:
                 final.setdefault(channel, []).append(
                     {k: v for k, v in seen[-1].items() if k not in ("snapshot", "changes")}
                 )
             assert all(states == states[:1] * 4 for states in final.values()), final
-            [task_budget] = final[channels["budget", True]][:1]
+            task_budget = final[channels["budget", True]][0]
             assert figures_of(task_budget) == ("20.00", "1.00", "12.00", "7.00")
             assert final[channels["reviewQueue", True]][0]["length"] == 1
             assert final[channels["reviewQueue", False]][0]["length"] == 1
