@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -30,45 +31,79 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def running_server(env: dict[str, str], cwd: Path, timeout: float = 30.0) -> Iterator[str]:
-    """Yield the base URL of a server process; stop it on exit."""
-    port = free_port()
-    process_env = {**os.environ, **env, "GQL_PORT": str(port), "GQL_HOST": "127.0.0.1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gql_server", "serve"],
-        cwd=cwd,
-        env=process_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
+class ServerProcess:
+    """`gql-server serve` on a free loopback port, which a test may kill and start again on
+    the same port. Its output goes to a file in `cwd` (a pipe nobody reads would block the
+    server once it filled)."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = cwd / f"server-{self.port}.log"
+        self._env = {**os.environ, **env, "GQL_PORT": str(self.port), "GQL_HOST": "127.0.0.1"}
+        self._cwd = cwd
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the process; return once it answers /healthz."""
+        with self.log.open("ab") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gql_server", "serve"],
+                cwd=self._cwd,
+                env=self._env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        self._process = process
+        deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited early:\n{process.stdout.read() if process.stdout else ''}"
-                )
+                raise RuntimeError(f"server exited early:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code in (200, 503):
-                    break
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code in (200, 503):
+                    return
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not answer in time")
             time.sleep(0.1)
-        yield base
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to finish anything it was doing."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
+@contextmanager
+def running_server(env: dict[str, str], cwd: Path, timeout: float = 30.0) -> Iterator[str]:
+    """Yield the base URL of a server process; stop it on exit."""
+    with server_process(env, cwd, timeout) as server:
+        yield server.base
+
+
+@contextmanager
+def server_process(
+    env: dict[str, str], cwd: Path, timeout: float = 30.0
+) -> Iterator[ServerProcess]:
+    """A started `ServerProcess`, stopped on exit (whatever the test did to it)."""
+    server = ServerProcess(env, cwd)
+    try:
+        server.start(timeout)
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+        server.stop()
 
 
 # How long a test waits for a real process to answer before it fails.
@@ -114,8 +149,18 @@ class RedisServer:
         finally:
             client.close()
 
+    def pause(self) -> None:
+        """SIGSTOP: Redis hangs, its connections stay open and nothing answers on them."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self._process is not None:
+            self.resume()  # a stopped process would not act on SIGTERM
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None

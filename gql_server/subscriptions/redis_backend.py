@@ -6,6 +6,15 @@ owns the subscribing connection: when it fails, the supervisor reconnects with c
 jittered exponential backoff, subscribes again to every channel, and once Redis confirms
 a channel, reports it through `on_resync`, because whatever was published while the
 connection was down is lost.
+
+A Redis that hangs instead of dying (a stopped process, a network path that drops packets
+without a reset) leaves the connection open with nothing arriving on it, and redis-py's
+own pub/sub health check only sends its PING, never waits for the answer. So the listener
+pings Redis itself after PING_AFTER seconds without hearing from it and gives the
+connection up when PONG_TIMEOUT more pass without an answer: a hung Redis is noticed
+within HANG_NOTICED_WITHIN (4 s), and treated as one that died (reconnect, then
+resynchronise). The connection counts as up only once Redis has answered on it, so a
+Redis that still accepts connections while it hangs is not reported up.
 """
 
 from __future__ import annotations
@@ -31,9 +40,15 @@ PUBLISH_TIMEOUT = 0.5
 # How long a subscriber waits for Redis to confirm its channel before going on anyway
 # (if the connection broke meanwhile, the reconnection resynchronises it).
 CONFIRM_TIMEOUT = 2.0
-# The listening connection pings Redis this often, so a dead one is noticed.
-HEALTH_CHECK_SECONDS = 5
-READ_TIMEOUT = 1.0
+# The listener pings Redis after this long without a message from it...
+PING_AFTER = 1.0
+# ...and gives the connection up when the answer takes longer than this.
+PONG_TIMEOUT = 2.0
+# How long one read waits for a message; the checks above run between reads.
+READ_TIMEOUT = 0.5
+# From the last thing Redis sent to the listener giving the connection up, at most (each
+# check waits for a read to end).
+HANG_NOTICED_WITHIN = PING_AFTER + PONG_TIMEOUT + 2 * READ_TIMEOUT
 
 
 class SupervisedRedis:
@@ -51,12 +66,12 @@ class SupervisedRedis:
         self._min_backoff = min_backoff
         self._max_backoff = max_backoff
         # No retries inside redis-py: a failure must reach the supervisor, which resyncs.
+        # Bytes, not decoded replies: redis-py recognises the answer to a PING on a pub/sub
+        # connection only as bytes. The pings are ours (see the module's docstring).
         self._listening = aioredis.from_url(
             url,
-            decode_responses=True,
             socket_connect_timeout=CONNECT_TIMEOUT,
             socket_timeout=CONNECT_TIMEOUT,
-            health_check_interval=HEALTH_CHECK_SECONDS,
             retry=Retry(NoBackoff(), 0),
         )
         # One retry: after Redis restarts, the first use of a pooled connection fails.
@@ -70,6 +85,7 @@ class SupervisedRedis:
         self._resync_due: set[str] = set()
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._pubsub: PubSub | None = None
+        # Set once Redis has answered on the current connection.
         self._up = asyncio.Event()
         self._connections = 0
         # Subscribing, unsubscribing and (re)connecting never interleave.
@@ -82,7 +98,8 @@ class SupervisedRedis:
 
     @property
     def is_up(self) -> bool:
-        return self._pubsub is not None
+        """Listening, on a connection that Redis has answered within HANG_NOTICED_WITHIN."""
+        return self._up.is_set()
 
     async def start(self, wait: float = CONNECT_TIMEOUT) -> None:
         """Start supervising; wait up to `wait` seconds for a first connection."""
@@ -129,12 +146,6 @@ class SupervisedRedis:
     async def publish(self, channel: str, message: str) -> None:
         await self._publishing.publish(channel, message)
 
-    async def ping(self) -> bool:
-        try:
-            return bool(await self._publishing.ping())
-        except (RedisError, OSError):
-            return False
-
     async def _supervise(self) -> None:
         failures = 0
         while not self._stopping:
@@ -163,13 +174,9 @@ class SupervisedRedis:
                 # Anything published to these while disconnected is lost.
                 self._resync_due = channels
                 self._pubsub = pubsub
-                self._connections += 1
-            self._up.set()
-            logger.info("Redis pub/sub connected (%d channel(s))", len(channels))
-            while not self._stopping:
-                message = await pubsub.get_message(timeout=READ_TIMEOUT)
-                if message is not None:
-                    self._handle(message)
+                # Answered by a pong, or the subscribe confirmations, whichever comes first.
+                await pubsub.ping()
+            await self._read(pubsub, len(channels))
         finally:
             self._pubsub = None
             self._up.clear()
@@ -180,10 +187,35 @@ class SupervisedRedis:
             with suppress(RedisError, OSError):
                 await pubsub.aclose()
 
+    async def _read(self, pubsub: PubSub, channels: int) -> None:
+        """Hand on what arrives until the connection fails or Redis stops answering."""
+        loop = asyncio.get_running_loop()
+        heard = pinged = loop.time()  # `_listen` has just sent a ping
+        pinging = True
+        while not self._stopping:
+            message = await pubsub.get_message(timeout=READ_TIMEOUT)
+            now = loop.time()
+            if message is not None:
+                heard = now
+                if not self._up.is_set():
+                    self._connections += 1
+                    self._up.set()
+                    logger.info("Redis pub/sub connected (%d channel(s))", channels)
+                if message["type"] == "pong":
+                    pinging = False
+                else:
+                    self._handle(message)
+            elif pinging:
+                if now - pinged > PONG_TIMEOUT:
+                    raise TimeoutError(f"Redis did not answer a ping within {PONG_TIMEOUT} s")
+            elif now - heard >= PING_AFTER:
+                await pubsub.ping()
+                pinged, pinging = now, True
+
     def _handle(self, message: dict[str, Any]) -> None:
-        kind, channel = message["type"], message["channel"]
+        kind, channel = message["type"], message["channel"].decode()
         if kind == "message":
-            self._on_message(channel, message["data"])
+            self._on_message(channel, message["data"].decode())
         elif kind == "subscribe":
             waiter = self._confirmations.pop(channel, None)
             if waiter is not None and not waiter.done():
