@@ -160,7 +160,15 @@ class GraphQLApp(GraphQL[Context, None]):
                 principal=None, websocket=request, policy=self.policy, address=_address(request)
             )
         token = bearer_token(request.headers.get("authorization"))
-        caller = await api_keys.identify(token) if token else None
+        try:
+            caller = await api_keys.identify(token) if token else None
+        except Exception as error:
+            # The key cannot be read (the database is unreachable): a coded answer that
+            # says to retry, instead of the server's bare 500.
+            logger.exception("could not identify the caller")
+            raise HTTPException(
+                503, "The service cannot read API keys right now; retry shortly."
+            ) from error
         context = Context(
             principal=caller.principal if caller else None,
             policy=self.policy,

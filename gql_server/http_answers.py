@@ -59,6 +59,7 @@ REFUSAL_CODES = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
+    503: "SERVICE_UNAVAILABLE",
 }
 # What a 401 must name (RFC 9110, 11.6.1): how to authenticate.
 AUTHENTICATE = 'Bearer realm="gql-server"'

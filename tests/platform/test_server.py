@@ -9,9 +9,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
+from tortoise import Tortoise
 
 from gql_server.settings import Settings
 from tests.factories import Requester
+from tests.graphql_client import Api
 from tests.server import running_server
 
 
@@ -77,3 +79,24 @@ async def test_the_legacy_subprotocol_is_refused(server: str) -> None:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await socket.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4406
+
+
+async def test_keys_that_cannot_be_read_answer_503_with_a_code(
+    api: Api, account: Requester
+) -> None:
+    """The database fails under the key lookup (here: its table is away for a moment): a
+    coded answer that says to retry, never the server's bare 500."""
+    connection = Tortoise.get_connection("default")
+    await connection.execute_script("ALTER TABLE api_key RENAME TO api_key_away")
+    try:
+        response = await api.client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Authorization": f"Bearer {account.key}"},
+        )
+    finally:
+        await connection.execute_script("ALTER TABLE api_key_away RENAME TO api_key")
+    assert response.status_code == 503
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "retry" in error["message"]
