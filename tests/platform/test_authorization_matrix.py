@@ -41,6 +41,10 @@ from tortoise import Tortoise, connections
 from websockets.exceptions import ConnectionClosed
 
 from gql_server.schema.build import schema
+from gql_server.schema.relay import to_global_id
+from gql_server.services import review
+from gql_server.services.global_ids import from_global_id
+from tests.factories import new_submitted, new_task, new_worker
 from tests.graphql_client import Api
 from tests.platform.authorization_matrix import (
     MUTATIONS,
@@ -50,8 +54,9 @@ from tests.platform.authorization_matrix import (
     Outcome,
     World,
     build_world,
+    rule_input,
 )
-from tests.server import WAIT_SECONDS, LiveClient, ws_url
+from tests.server import WAIT_SECONDS, Http, LiveClient, ws_url
 
 GRAPHQL = schema._schema
 ROOTS = {
@@ -305,3 +310,290 @@ async def test_subscriptions(world: World, server: str) -> None:
                 found = problems_of(world, outcome, body, name, "task")
                 problems += [f"{name}, {caller} ({outcome.value}): {p}" for p in found]
     assert problems == [], "\n".join(problems)
+
+
+# --- another account's objects, by global id and through nested fields ---------------------
+
+
+LOOKUPS = [name for name, field in GRAPHQL.query_type.fields.items() if list(field.args) == ["id"]]
+# A pk no table reaches: a "missing" id of each type.
+MISSING_PK = 9_000_000_000
+
+
+def missing(value: Any, only: set[str] | None = None) -> Any:
+    """`value` with every global id in it (or those of `only`) replaced by an id of the
+    same type that names nothing."""
+    if isinstance(value, dict):
+        return {key: missing(item, only) for key, item in value.items()}
+    if isinstance(value, list):
+        return [missing(item, only) for item in value]
+    decoded = from_global_id(value) if isinstance(value, str) else None
+    if decoded is None or (only is not None and value not in only):
+        return value
+    return str(to_global_id(decoded[0], MISSING_PK + decoded[1]))
+
+
+def without_paths(body: dict[str, Any]) -> dict[str, Any]:
+    """An answer less what says where it came from (the error's place in the document)."""
+    return {
+        "data": body.get("data"),
+        "errors": [
+            {key: value for key, value in error.items() if key != "locations"}
+            for error in body.get("errors") or []
+        ],
+    }
+
+
+async def test_every_id_of_a_names_nothing_to_every_other_party(world: World) -> None:
+    """For B every id of A is null through node(id:) and each typed lookup (whatever type
+    the lookup wants); for the operator through node(id:); for the worker too, but for
+    itself and its own submission."""
+    fields = ["node", *LOOKUPS]
+    lookups = " ".join(f"{name}(id: $id) {{ __typename id }}" for name in fields)
+    problems = []
+    for kind, global_id in world.ids.items():
+        body = await world.api.post(
+            f"query ($id: ID!) {{ {lookups} }}", {"id": global_id}, key=world.keys[Caller.OTHER]
+        )
+        if body != {"data": dict.fromkeys(fields)}:
+            problems.append(f"B given A's {kind}: {body}")
+        for caller in (Caller.OPERATOR, Caller.WORKER):
+            body = await world.api.post(
+                "query ($id: ID!) { node(id: $id) { __typename id } }",
+                {"id": global_id},
+                key=world.keys[caller],
+            )
+            own = caller is Caller.WORKER and kind in ("worker", "submission")
+            if (body == {"data": {"node": None}}) == own or "errors" in body:
+                problems.append(f"the {caller} given A's {kind}: {body}")
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, e in MUTATIONS.items() if e.access[Caller.OTHER] is Outcome.NOT_FOUND)
+)
+async def test_a_mutation_naming_as_objects_answers_b_as_if_they_did_not_exist(
+    world: World, name: str
+) -> None:
+    call = await MUTATIONS[name].prepare(world, Caller.OWNER)
+    text = document("mutation", name, {"input": call.input})
+    given_a = await world.api.post(text, {"input": call.input}, key=world.keys[Caller.OTHER])
+    given_none = await world.api.post(
+        text, {"input": missing(call.input)}, key=world.keys[Caller.OTHER]
+    )
+    # The answer to A's ids, with them (as the answer echoes them) named as missing.
+    assert missing(given_a) == given_none
+
+
+def _b_reads(w: World) -> list[tuple[str, dict[str, Any]]]:
+    """B's reads naming A's objects: the matrix's, and every filter by an id of A."""
+    ids = w.ids
+    given = [
+        (name, entry.arguments(w))
+        for name, entry in QUERIES.items()
+        if entry.access[Caller.OTHER] in (Outcome.NULL, Outcome.EMPTY, Outcome.NOT_FOUND)
+    ]
+    task, owner = {"taskId": ids["task"]}, {"auditorId": ids["owner"]}
+    return [
+        *given,
+        ("tasks", {"filter": {"batchId": ids["batch"]}}),
+        ("reviewQueue", {"filter": {"workerId": ids["worker"]}}),
+        ("completedSubmissions", {"filter": owner}),
+        ("completedSubmissions", {"filter": {"batchId": ids["batch"]}}),
+        ("auditReport", {"filter": owner}),
+        ("auditWeeks", {"filter": {"batchId": ids["batch"]}}),
+        ("auditorTracker", {"filter": owner}),
+        ("auditorQuality", {"filter": {"batchId": ids["batch"]}}),
+        ("callbackEvents", {"filter": task}),
+        ("callbackEvents", {"filter": {"submissionId": ids["submission"]}}),
+        ("skillHistory", {"workerId": ids["worker"]}),
+        ("restrictions", {"filter": task}),
+        ("restrictions", {"filter": {"projectId": ids["project"]}}),
+        ("rules", {"filter": {"projectId": ids["project"], "includeProjectRules": True}}),
+        ("ruleFirings", {"filter": {**task, "workerId": ids["worker"]}}),
+        ("apiKeys", {"filter": {"memberId": ids["member"]}}),
+        ("workers", {"filter": {"skillId": ids["skill"]}}),
+        (
+            "dryRunRule",
+            {
+                "input": {
+                    k: v
+                    for k, v in rule_input(w, ids["task"], ids["skill"], "").items()
+                    if k != "name"
+                }
+            },
+        ),
+    ]
+
+
+async def test_b_reading_with_as_ids_gets_what_missing_ids_get(world: World) -> None:
+    problems, a_ids = [], set(world.ids.values())
+    for name, variables in _b_reads(world):
+        text = document("query", name, variables)
+        key = world.keys[Caller.OTHER]
+        given_a = await world.api.post(text, variables, key=key)
+        given_none = await world.api.post(text, missing(variables), key=key)
+        if "INTERNAL" in error_codes(given_a) or leaks(world, given_a):
+            problems.append(f"{name}({variables}): {given_a}")
+        elif without_paths(missing(given_a, a_ids)) != without_paths(given_none):
+            problems.append(f"{name}({variables}): {given_a} but {given_none} for missing ids")
+    assert problems == [], "\n".join(problems)
+
+
+async def test_b_cannot_link_its_own_objects_to_as(world: World) -> None:
+    """B's mutations on B's objects that name an object of A in a nested input are refused
+    exactly as for a missing id, and change nothing."""
+    ids = world.ids
+    b_project = str(to_global_id("Project", world.b.project_id))
+    b_task = str(to_global_id("Task", (await new_task(world.b)).id))
+    b_draft = str(to_global_id("Task", (await new_task(world.b, publish=False)).id))
+    suspend = {
+        "workerId": (await new_worker()).global_id,
+        "kind": "SUSPENSION",
+        "days": 1,
+        "reason": "Fast.",
+    }
+    calls = [
+        ("createTask", {**_task_input(b_project), "batchId": ids["batch"]}),
+        ("updateTask", {"taskId": b_draft, "changes": {"batchId": ids["batch"]}}),
+        ("createTaskFromTemplate", {"templateId": ids["template"], "projectId": b_project}),
+        ("createRule", rule_input(world, b_task, ids["skill"], "B's rule")),
+        (
+            "createRule",
+            {
+                **rule_input(world, b_task, ids["skill"], "B's"),
+                "taskId": None,
+                "projectId": ids["project"],
+            },
+        ),
+        ("restrictWorker", {**suspend, "scope": "TASK", "taskId": ids["task"]}),
+        ("restrictWorker", {**suspend, "scope": "PROJECT", "projectId": ids["project"]}),
+        ("startAuditSample", {"filter": {"batchId": ids["batch"]}, "count": 1}),
+    ]
+    problems = []
+    for name, given in calls:
+        text = document("mutation", name, {"input": given})
+        key = world.keys[Caller.OTHER]
+        counts = await row_counts()
+        given_a = await world.api.post(text, {"input": given}, key=key)
+        changed = {t: n for t, n in (await row_counts()).items() if counts[t] != n}
+        a_ids = set(ids.values())
+        given_none = await world.api.post(text, {"input": missing(given, a_ids)}, key=key)
+        payload = (given_a.get("data") or {}).get(name) or {}
+        refused = user_error_codes(payload) or payload.get("locks") == []
+        if changed or not refused or leaks(world, given_a):
+            problems.append(f"{name}({given}): {given_a}, changed {changed}")
+        elif missing(given_a, a_ids) != given_none:
+            problems.append(f"{name}({given}): {given_a} but {given_none} for missing ids")
+    assert problems == [], "\n".join(problems)
+
+
+def _task_input(project_id: str) -> dict[str, Any]:
+    return {
+        "projectId": project_id,
+        "title": "B's task",
+        "instructions": "Label it.",
+        "reward": "1.00",
+        "budget": "5.00",
+        "timeLimitSeconds": 600,
+        "proofRequirements": [{"name": "answer", "kind": "TEXT"}],
+    }
+
+
+HISTORY = "history { submissions pending paid rejected earned { amount } }"
+
+
+async def test_a_worker_of_both_accounts_shows_each_only_its_own_history(world: World) -> None:
+    """Workers are global: one who worked for A and B shows each account only its own work,
+    by id, in `workers` (where it is the last registered) and under a queued submission."""
+    shared = await new_worker()
+    await new_submitted(world.task, shared)
+    b_task = await new_task(world.b)
+    await review.approve_submission(world.b.principal, (await new_submitted(b_task, shared)).id)
+    text = f"""query ($id: ID!, $t: ID!) {{
+      node(id: $id) {{ ... on Worker {{ {HISTORY} }} }}
+      workers(filter: {{taskId: $t}}, last: 1) {{ edges {{ node {{ id {HISTORY} }} }} }}
+      reviewQueue(filter: {{taskId: $t, workerId: $id}}) {{
+        edges {{ node {{ worker {{ id {HISTORY} }} }} }}
+      }}
+    }}"""
+    seen = {}
+    for caller, task in ((Caller.OWNER, world.task), (Caller.OTHER, b_task)):
+        variables = {"id": shared.global_id, "t": str(to_global_id("Task", task.id))}
+        seen[caller] = await world.api.data(text, variables, key=world.keys[caller])
+    # A: one submission waiting; B: one paid, 1.00 earned; neither sees the other's.
+    a_history = {
+        "submissions": 1,
+        "pending": 1,
+        "paid": 0,
+        "rejected": 0,
+        "earned": {"amount": "0.00"},
+    }
+    b_history = {
+        "submissions": 1,
+        "pending": 0,
+        "paid": 1,
+        "rejected": 0,
+        "earned": {"amount": "1.00"},
+    }
+    for caller, history in ((Caller.OWNER, a_history), (Caller.OTHER, b_history)):
+        assert seen[caller]["node"] == {"history": history}
+        listed = [e["node"] for e in seen[caller]["workers"]["edges"]]
+        assert {"id": shared.global_id, "history": history} in listed
+    queued = [e["node"]["worker"] for e in seen[Caller.OWNER]["reviewQueue"]["edges"]]
+    assert {"id": shared.global_id, "history": a_history} in queued
+    assert seen[Caller.OTHER]["reviewQueue"]["edges"] == []
+
+
+ACCOUNT_STREAMS = {
+    "reviewQueue": "subscription { reviewQueue { version snapshot taskId length "
+    "changes { kind submissionId taskId } } }",
+    "budget": "subscription { budget { version snapshot taskId balance { amount } "
+    "changes { cause taskId } } }",
+}
+WORK = (
+    "mutation ($t: ID!) { startSubmission(input: {taskId: $t}) { submission { id } } }",
+    "mutation ($s: ID!) { submitSubmission(input: {submissionId: $s, response: "
+    '[{name: "answer", value: "a cat"}]}) { userErrors { code } } }',
+)
+
+
+async def _work_on(http: Http, task: Any) -> str:
+    """A new worker starts and submits on `task` through the server: what A's and B's
+    account streams report."""
+    worker = await new_worker()
+    started = await http.data(WORK[0], {"t": str(to_global_id("Task", task.id))}, key=worker.key)
+    submission = started["startSubmission"]["submission"]["id"]
+    sent = await http.data(WORK[1], {"s": submission}, key=worker.key)
+    assert sent["submitSubmission"]["userErrors"] == []
+    return str(submission)
+
+
+async def test_b_account_streams_carry_nothing_of_a(world: World, server: str) -> None:
+    """B's account-wide streams (no task named) run while A's work changes A's queue and
+    budget: B's next message is about B's own work, and none holds anything of A."""
+    http = Http(server)
+    b_task = await new_task(world.b)
+    try:
+        async with (
+            LiveClient(server, world.a.key) as a_client,
+            LiveClient(server, world.b.key) as b_client,
+        ):
+            a_queue = a_client.subscribe(ACCOUNT_STREAMS["reviewQueue"])
+            b_streams = {name: b_client.subscribe(text) for name, text in ACCOUNT_STREAMS.items()}
+            for stream in (a_queue, *b_streams.values()):
+                assert (await stream.next()).popitem()[1]["snapshot"] is True
+            a_submission = await _work_on(http, world.task)
+            a_message = (await a_queue.next())["reviewQueue"]
+            assert a_submission in [change["submissionId"] for change in a_message["changes"]]
+            b_submission = await _work_on(http, b_task)
+            b_id = str(to_global_id("Task", b_task.id))
+            queued = (await b_streams["reviewQueue"].next())["reviewQueue"]
+            assert [(c["submissionId"], c["taskId"]) for c in queued["changes"]] == [
+                (b_submission, b_id)
+            ]
+            budget = (await b_streams["budget"].next())["budget"]
+            assert {change["taskId"] for change in budget["changes"]} == {b_id}
+            assert leaks(world, {"messages": [queued, budget]}) == []
+    finally:
+        await http.client.aclose()
