@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -597,3 +598,40 @@ async def test_b_account_streams_carry_nothing_of_a(world: World, server: str) -
             assert leaks(world, {"messages": [queued, budget]}) == []
     finally:
         await http.client.aclose()
+
+
+# --- the CSV exports of the audit reports: the same access as their GraphQL fields ---------
+
+
+EXPORTS = ["summary", "weeks", "batches", "auditors", "submissions"]
+EXPORT_STATUS = {Outcome.OK: 200, Outcome.UNAUTHENTICATED: 401, Outcome.FORBIDDEN: 403}
+
+
+async def test_the_audit_exports_follow_their_fields_access(world: World) -> None:
+    """Each caller gets the status of its outcome for auditReport; B, filtering by A's task,
+    gets what a missing task gets; only A's members see A's audited submission."""
+    access = QUERIES["auditReport"].access
+    problems = []
+    for report in EXPORTS:
+        url = f"/export/audits/{report}.csv"
+        for caller, outcome in access.items():
+            key = world.keys[caller]
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            params = {"taskId": world.ids["task"]}
+            answer = await world.api.client.get(url, params=params, headers=headers)
+            if caller is Caller.OTHER:
+                none = await world.api.client.get(url, params=missing(params), headers=headers)
+                if (answer.status_code, answer.text) != (200, none.text):
+                    problems.append(f"{report}, B: {answer.status_code} {answer.text!r}")
+            elif answer.status_code != EXPORT_STATUS[outcome]:
+                problems.append(f"{report}, {caller}: {answer.status_code} {answer.text!r}")
+            elif (
+                outcome is Outcome.OK
+                and report == "submissions"
+                and world.ids["approved"] not in answer.text
+            ):
+                problems.append(f"{report}, {caller}: no audited submission in {answer.text!r}")
+            cells = re.split(r"[,\r\n]+", answer.text)
+            if outcome is not Outcome.OK and leaks(world, {"cells": cells}):
+                problems.append(f"{report}, {caller} sees A's: {answer.text!r}")
+    assert problems == [], "\n".join(problems)
