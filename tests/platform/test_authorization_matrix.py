@@ -635,3 +635,59 @@ async def test_the_audit_exports_follow_their_fields_access(world: World) -> Non
             if outcome is not Outcome.OK and leaks(world, {"cells": cells}):
                 problems.append(f"{report}, {caller} sees A's: {answer.text!r}")
     assert problems == [], "\n".join(problems)
+
+
+# --- one worker and another's work ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n
+        for n, e in MUTATIONS.items()
+        if e.access[Caller.WORKER] is Outcome.OK
+        if n != "startSubmission"
+    ),
+)
+async def test_another_worker_is_answered_as_if_a_workers_work_did_not_exist(
+    world: World, name: str
+) -> None:
+    """What the worker may do to its own work, another worker is refused exactly as for
+    work that does not exist, changing nothing; and it sees none of it."""
+    call = await MUTATIONS[name].prepare(world, Caller.WORKER)
+    other = await new_worker()
+    text = document("mutation", name, {"input": call.input})
+    before, counts = await call.state(), await row_counts()
+    given = await world.api.post(text, {"input": call.input}, key=other.key)
+    assert await call.state() == before and await row_counts() == counts
+    assert user_error_codes(given["data"][name]), given
+    submission = call.input.get("submissionId")
+    if submission is None:
+        # rateTask names an open task, which every worker sees: refused as work not done.
+        assert user_error_codes(given) == ["INVALID_STATE"], given
+    else:
+        given_none = await world.api.post(text, {"input": missing(call.input)}, key=other.key)
+        assert missing(given) == given_none
+        seen = await world.api.data(
+            "query ($id: ID!) { node(id: $id) { id } mySubmissions { totalCount } }",
+            {"id": submission},
+            key=other.key,
+        )
+        assert seen == {"node": None, "mySubmissions": {"totalCount": 0}}
+
+
+@pytest.mark.parametrize(
+    ("name", "rest"),
+    [("startSubmission", {}), ("rateTask", {"clarity": 3, "fairness": 3, "comment": "?"})],
+)
+async def test_a_draft_is_not_found_by_a_worker(
+    world: World, name: str, rest: dict[str, Any]
+) -> None:
+    draft = str(to_global_id("Task", (await new_task(world.a, publish=False)).id))
+    text = document("mutation", name, {"input": {"taskId": draft, **rest}})
+    given, given_none = [
+        await world.api.post(text, {"input": {"taskId": t, **rest}}, key=world.worker.key)
+        for t in (draft, missing(draft))
+    ]
+    assert user_error_codes(given) == ["NOT_FOUND"]
+    assert missing(given) == given_none
