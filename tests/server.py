@@ -32,43 +32,45 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(env: dict[str, str], cwd: Path, timeout: float = 30.0) -> Iterator[str]:
-    """Yield the base URL of a server process; stop it on exit."""
+    """Yield the base URL of a server process; stop it on exit.
+
+    Its output goes to `server.log` in `cwd`: a pipe nobody reads fills up (64 KiB of
+    logged errors) and then blocks the server in the middle of a request.
+    """
     port = free_port()
     process_env = {**os.environ, **env, "GQL_PORT": str(port), "GQL_HOST": "127.0.0.1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gql_server", "serve"],
-        cwd=cwd,
-        env=process_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited early:\n{process.stdout.read() if process.stdout else ''}"
-                )
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not answer in time")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
+    log_path = cwd / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gql_server", "serve"],
+            cwd=cwd,
+            env=process_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code in (200, 503):
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not answer in time")
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 # How long a test waits for a real process to answer before it fails.

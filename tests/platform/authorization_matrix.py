@@ -202,7 +202,7 @@ async def build_world(api: Api) -> World:
     b_task = await new_task(b)
     await new_submitted(b_task)
 
-    task = await new_task(a, title=f"{marker} task", budget="50.00")
+    task = await new_task(a, title=f"{marker} task", budget="500.00")
     pending = await new_submitted(task, worker)
     approved_by = await new_worker()
     approved = await review.approve_submission(
@@ -816,15 +816,22 @@ def _task(w: World) -> dict[str, Any]:
     return {"taskId": w.ids["task"]}
 
 
+def oldest(w: World) -> dict[str, Any]:
+    """The last of a newest-first list: the world's object, whatever the matrix added since."""
+    return {"last": 1}
+
+
 QUERIES: dict[str, QueryEntry] = {
     "me": QueryEntry(ANYONE),
     "node": QueryEntry(NODE, lambda w: {"id": w.ids["task"]}, shows="task"),
     "account": QueryEntry(MEMBERS_READ, shows="account"),
     "task": QueryEntry(MEMBERS_LOOKUP, lambda w: {"id": w.ids["task"]}, shows="task"),
     "tasks": QueryEntry(
-        MEMBERS_FILTERED, lambda w: {"filter": {"projectId": w.ids["project"]}}, shows="task"
+        MEMBERS_FILTERED,
+        lambda w: {"filter": {"projectId": w.ids["project"], "search": w.marker}},
+        shows="task",
     ),
-    "projects": QueryEntry(MEMBERS_READ, shows="project"),
+    "projects": QueryEntry(MEMBERS_READ, oldest, shows="project"),
     "reviewQueue": QueryEntry(MEMBERS_FILTERED, lambda w: {"filter": _task(w)}, shows="submission"),
     "submission": QueryEntry(
         MEMBERS_LOOKUP, lambda w: {"id": w.ids["submission"]}, shows="submission"
@@ -832,13 +839,13 @@ QUERIES: dict[str, QueryEntry] = {
     "availableTasks": QueryEntry(WORKERS_ONLY),
     "mySubmissions": QueryEntry(WORKERS_ONLY),
     "completedSubmissions": QueryEntry(
-        MEMBERS_FILTERED, lambda w: {"filter": _task(w)}, shows="approved"
+        MEMBERS_FILTERED, lambda w: {"filter": _task(w), "last": 1}, shows="approved"
     ),
     "auditReport": QueryEntry(MEMBERS_READ, lambda w: {"filter": _task(w)}),
     "auditWeeks": QueryEntry(MEMBERS_READ, lambda w: {"filter": _task(w)}),
     "auditorTracker": QueryEntry(MEMBERS_READ, lambda w: {"filter": _task(w)}),
     "auditorQuality": QueryEntry(MEMBERS_READ, lambda w: {"filter": _task(w)}, shows="owner"),
-    "callbackEvents": QueryEntry(MANAGERS_READ, shows="event"),
+    "callbackEvents": QueryEntry(MANAGERS_READ, oldest, shows="event"),
     "webhookEndpoints": QueryEntry(MANAGERS_READ, shows="endpoint"),
     "skills": QueryEntry(MEMBERS_READ, shows="skill"),
     "skill": QueryEntry(MEMBERS_LOOKUP, lambda w: {"id": w.ids["skill"]}, shows="skill"),
@@ -859,15 +866,15 @@ QUERIES: dict[str, QueryEntry] = {
     "rules": QueryEntry(MEMBERS_FILTERED, lambda w: {"filter": _task(w)}, shows="rule"),
     "rule": QueryEntry(MEMBERS_LOOKUP, lambda w: {"id": w.ids["rule"]}, shows="rule"),
     "ruleFirings": QueryEntry(
-        MEMBERS_FILTERED, lambda w: {"filter": {"ruleId": w.ids["rule"]}}, shows="firing"
+        MEMBERS_FILTERED, lambda w: {"filter": {"ruleId": w.ids["rule"]}, "last": 1}, shows="firing"
     ),
     "dryRunRule": QueryEntry(MEMBERS_NAMING, lambda w: {"input": {"ruleId": w.ids["rule"]}}),
     "members": QueryEntry(MEMBERS_READ, shows="member"),
     "apiKeys": QueryEntry(MEMBERS_READ),
     "workers": QueryEntry(MEMBERS_FILTERED, lambda w: {"filter": _task(w)}, shows="worker"),
     "activityLog": QueryEntry(OWNERS_READ),
-    "batches": QueryEntry(MEMBERS_READ, shows="batch"),
-    "templates": QueryEntry(MEMBERS_READ, shows="template"),
+    "batches": QueryEntry(MEMBERS_READ, oldest, shows="batch"),
+    "templates": QueryEntry(MEMBERS_READ, oldest, shows="template"),
 }
 
 MUTATIONS: dict[str, MutationEntry] = {

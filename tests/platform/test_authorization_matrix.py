@@ -25,6 +25,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import websockets
+from gql import GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from graphql import (
     GraphQLEnumType,
@@ -691,3 +692,46 @@ async def test_a_draft_is_not_found_by_a_worker(
     ]
     assert user_error_codes(given) == ["NOT_FOUND"]
     assert missing(given) == given_none
+
+
+# --- queries and mutations over a websocket: the same table ----------------------------------
+
+
+async def _over_socket(client: LiveClient, text: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """A query or mutation sent on the connection (graphql-transport-ws carries them too),
+    as a GraphQL answer."""
+    try:
+        return {
+            "data": await client.session.execute(GraphQLRequest(text, variable_values=variables))
+        }
+    except TransportQueryError as error:
+        return {"data": error.data, "errors": error.errors}
+
+
+async def test_queries_and_refused_mutations_over_a_websocket(world: World, server: str) -> None:
+    """A key given once, at connection_init, gets over the socket what it gets over HTTP:
+    every query's outcome, and every refusal of a mutation, which changes nothing."""
+    targets = {name: await entry.prepare(world, Caller.OWNER) for name, entry in MUTATIONS.items()}
+    problems = []
+    for caller in Caller:
+        key = world.keys[caller]
+        if key is None:
+            continue
+        async with LiveClient(server, key) as client:
+            for name, entry in QUERIES.items():
+                variables = entry.arguments(world)
+                body = await _over_socket(client, document("query", name, variables), variables)
+                found = problems_of(world, entry.access[caller], body, name, entry.shows)
+                problems += [f"query {name}, {caller}: {p}" for p in found]
+            for name, target in targets.items():
+                outcome = MUTATIONS[name].access[caller]
+                if outcome not in REFUSALS:
+                    continue
+                variables = {"input": target.input}
+                before = await target.state()
+                body = await _over_socket(client, document("mutation", name, variables), variables)
+                found = problems_of(world, outcome, body, name)
+                if await target.state() != before:
+                    found.append("changed A's object")
+                problems += [f"mutation {name}, {caller}: {p}" for p in found]
+    assert problems == [], "\n".join(problems)
