@@ -110,7 +110,6 @@ MEMBERS_FILTERED  = _grid(U,        F,     OK,    OK,     OK,     OK,   EMPTY, O
 # A query whose argument must name an object: for B, BAD_USER_INPUT for the reason NOT_FOUND.
 MEMBERS_NAMING    = _grid(U,        F,     OK,    OK,     OK,     OK,   NF,    OK,       F)
 MANAGERS_READ     = _grid(U,        F,     F,     F,      OK,     OK,   OWN,   OK,       F)
-MANAGERS_FILTERED = _grid(U,        F,     F,     F,      OK,     OK,   EMPTY, OK,       F)
 OWNERS_READ       = _grid(U,        F,     F,     F,      F,      OK,   OWN,   OK,       F)
 WORKERS_ONLY      = _grid(U,        OK,    F,     F,      F,      F,    F,     F,        F)
 # Mutations. Read-only keys change nothing, whoever holds them.
@@ -188,7 +187,7 @@ async def build_world(api: Api) -> World:
     }
     worker = await new_worker()
     read_only = await api_keys.create_api_key(a.principal, "wall screen", None, True)
-    operator_key = await api_keys.issue_operator_key(f"{marker} signup app")
+    operator_key = await api_keys.issue_operator_key("signup app")
     keys: dict[Caller, str | None] = {
         Caller.ANONYMOUS: None,
         Caller.WORKER: worker.key,

@@ -10,7 +10,12 @@ authorization_matrix.py declares for it; and another account sees nothing of A.
   names or secrets; an allowed read shows A's object.
 - A refused mutation changes nothing: neither the object it names nor the number of rows
   of any table. An allowed one changes the object, for each allowed caller on its own.
-- Subscriptions are tried over graphql-transport-ws against a real server.
+- Subscriptions are tried over graphql-transport-ws against a real server, and so are
+  every query and every refused mutation (a socket's key is given once, at connect).
+- An id of A given to B, through node(id:), a typed lookup, a mutation, a list filter or
+  a nested input (B's task in A's batch), gets exactly the answer of an id that names
+  nothing. The same holds for one worker and another's submissions.
+- The audit CSV exports follow the access of their GraphQL field.
 """
 
 from __future__ import annotations
