@@ -47,6 +47,7 @@ from graphql.pyutils import Undefined
 from tortoise import Tortoise, connections
 from websockets.exceptions import ConnectionClosed
 
+from gql_server.models import Worker
 from gql_server.schema.build import schema
 from gql_server.schema.relay import to_global_id
 from gql_server.services import review
@@ -740,3 +741,35 @@ async def test_queries_and_refused_mutations_over_a_websocket(world: World, serv
                     found.append("changed A's object")
                 problems += [f"mutation {name}, {caller}: {p}" for p in found]
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Found, not fixed: restrictWorker and setWorkerSkill take any worker's id, and "
+    "their payloads (and then `restrictions`, `workerSkills`) show that worker's name and "
+    "country to a member of an account the worker never worked for, which node(id:) hides.",
+)
+async def test_naming_a_worker_shows_b_nothing_of_a_worker_it_never_saw(world: World) -> None:
+    key = world.keys[Caller.OTHER]
+    # A worker of A's own, so that what B does to it touches no other test's data.
+    worker = await new_worker()
+    await new_submitted(world.task, worker)
+    hidden = await world.api.data(
+        "query ($w: ID!) { node(id: $w) { id } }", {"w": worker.global_id}, key=key
+    )
+    assert hidden == {"node": None}
+    skill = await world.api.data(
+        'mutation { createSkill(input: {name: "B skill", scope: TASK}) { skill { id } } }', key=key
+    )
+    shown = await world.api.data(
+        """mutation ($w: ID!, $s: ID!) {
+          restrictWorker(input: {workerId: $w, kind: BAN, scope: ACCOUNT, reason: "Spam."}) {
+            restriction { worker { name country } } }
+          setWorkerSkill(input: {skillId: $s, workerId: $w, value: 10}) {
+            workerSkill { worker { name country } } }
+        }""",
+        {"w": worker.global_id, "s": skill["createSkill"]["skill"]["id"]},
+        key=key,
+    )
+    profile = await Worker.get(id=worker.id)
+    assert profile.name not in json.dumps(shown), shown
