@@ -320,6 +320,20 @@ async def test_subscriptions(world: World, server: str) -> None:
     assert problems == [], "\n".join(problems)
 
 
+async def test_b_subscribing_to_as_task_or_batch_gets_what_a_missing_one_gets(
+    world: World, server: str
+) -> None:
+    named = [(name, entry.arguments(world)) for name, entry in SUBSCRIPTIONS.items()]
+    named.append(("auditLocks", {"batchId": world.ids["batch"]}))
+    async with LiveClient(server, world.keys[Caller.OTHER]) as client:
+        for name, variables in named:
+            text = document("subscription", name, variables)
+            given_a = await _first(client, text, variables)
+            given_none = await _first(client, text, missing(variables))
+            assert not_found(given_a, None), given_a
+            assert given_a == given_none
+
+
 # --- another account's objects, by global id and through nested fields ---------------------
 
 
@@ -374,6 +388,33 @@ async def test_every_id_of_a_names_nothing_to_every_other_party(world: World) ->
             own = caller is Caller.WORKER and kind in ("worker", "submission")
             if (body == {"data": {"node": None}}) == own or "errors" in body:
                 problems.append(f"the {caller} given A's {kind}: {body}")
+    assert problems == [], "\n".join(problems)
+
+
+# Who of A's members node(id:) shows an object of A to, by kind; every member otherwise.
+NODE_READERS = {
+    # A key is its member's (the read-only key is the owner's), and an owner's sees all.
+    "api_key": {Caller.OWNER, Caller.READ_ONLY},
+    # Callbacks carry the signing secrets and bodies: managers' (as their root fields).
+    "endpoint": {Caller.MANAGER, Caller.OWNER, Caller.READ_ONLY},
+    "event": {Caller.MANAGER, Caller.OWNER, Caller.READ_ONLY},
+}
+A_MEMBERS = (Caller.VIEWER, Caller.AUDITOR, Caller.MANAGER, Caller.OWNER, Caller.READ_ONLY)
+
+
+async def test_node_shows_as_objects_to_as_members_by_role(world: World) -> None:
+    problems = []
+    for kind, global_id in world.ids.items():
+        readers = NODE_READERS.get(kind, set(A_MEMBERS))
+        for caller in A_MEMBERS:
+            body = await world.api.post(
+                "query ($id: ID!) { node(id: $id) { id } }",
+                {"id": global_id},
+                key=world.keys[caller],
+            )
+            expected = {"node": {"id": global_id} if caller in readers else None}
+            if body != {"data": expected}:
+                problems.append(f"{caller} given A's {kind}: {body}")
     assert problems == [], "\n".join(problems)
 
 
