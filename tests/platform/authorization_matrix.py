@@ -145,8 +145,6 @@ class World:
     worker: Worker
     keys: dict[Caller, str | None]
     task: models.Task
-    pending: models.Submission
-    approved: models.Submission
     # A's global ids by kind: what B, the operator and anonymous callers must never see.
     ids: dict[str, str] = field(default_factory=dict)
     # Text of A no other party may see (names, secrets).
@@ -227,7 +225,7 @@ async def build_world(api: Api) -> World:
         days=None,
         reason=f"{marker} private reason",
     )
-    world = World(api, a, b, members, worker, keys, task, pending, approved, marker=marker)
+    world = World(api, a, b, members, worker, keys, task, marker=marker)
     skill = await world.owner_data(
         "mutation ($n: String!) { createSkill(input: {name: $n, scope: TASK}) { skill { id } } }",
         {"n": f"{marker} skill"},
@@ -241,7 +239,7 @@ async def build_world(api: Api) -> World:
     # A rule that fires on the next submission: a firing to look up.
     rule = await world.owner_data(
         CREATE_RULE,
-        {"input": rule_input(world, to_global_id("Task", task.id), skill_id, f"{marker} rule")},
+        {"input": rule_input(to_global_id("Task", task.id), skill_id, f"{marker} rule")},
     )
     rule_id = rule["createRule"]["rule"]["id"]
     await new_submitted(task)
@@ -274,7 +272,8 @@ async def build_world(api: Api) -> World:
     return world
 
 
-def rule_input(world: World, task_id: str, skill_id: str, name: str) -> dict[str, Any]:
+def rule_input(task_id: str, skill_id: str, name: str) -> dict[str, Any]:
+    """A rule of the task that sets the skill to 50 after a submission."""
     return {
         "type": "SUBMITTED_ANSWERS",
         "taskId": task_id,
@@ -371,7 +370,7 @@ async def fresh_endpoint(world: World) -> models.WebhookEndpoint:
 async def fresh_rule(world: World) -> str:
     created = await world.owner_data(
         CREATE_RULE,
-        {"input": rule_input(world, world.ids["task"], world.ids["skill"], world.name("rule"))},
+        {"input": rule_input(world.ids["task"], world.ids["skill"], world.name("rule"))},
     )
     return str(created["createRule"]["rule"]["id"])
 
@@ -706,7 +705,7 @@ async def _lift_restriction(w: World, c: Caller) -> Call:
 
 async def _create_rule(w: World, c: Caller) -> Call:
     return Call(
-        rule_input(w, w.ids["task"], w.ids["skill"], w.name("rule")),
+        rule_input(w.ids["task"], w.ids["skill"], w.name("rule")),
         count(models.Rule, account_id=w.a.account_id),
     )
 

@@ -467,7 +467,7 @@ def _b_reads(w: World) -> list[tuple[str, dict[str, Any]]]:
             {
                 "input": {
                     k: v
-                    for k, v in rule_input(w, ids["task"], ids["skill"], "").items()
+                    for k, v in rule_input(ids["task"], ids["skill"], "").items()
                     if k != "name"
                 }
             },
@@ -506,11 +506,11 @@ async def test_b_cannot_link_its_own_objects_to_as(world: World) -> None:
         ("createTask", {**_task_input(b_project), "batchId": ids["batch"]}),
         ("updateTask", {"taskId": b_draft, "changes": {"batchId": ids["batch"]}}),
         ("createTaskFromTemplate", {"templateId": ids["template"], "projectId": b_project}),
-        ("createRule", rule_input(world, b_task, ids["skill"], "B's rule")),
+        ("createRule", rule_input(b_task, ids["skill"], "B's rule")),
         (
             "createRule",
             {
-                **rule_input(world, b_task, ids["skill"], "B's"),
+                **rule_input(b_task, ids["skill"], "B's"),
                 "taskId": None,
                 "projectId": ids["project"],
             },
