@@ -224,10 +224,16 @@ REPORTS: dict[str, Callable[[int, audits.AuditFilter], AsyncIterator[str]]] = {
 def audit_export(authenticate: Authenticate) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         principal = await authenticate(request.headers.get("authorization"))
-        if not isinstance(principal, MemberPrincipal):
+        if principal is None:
             return JSONResponse(
                 {"error": {"code": "UNAUTHENTICATED", "message": "A member's API key is needed."}},
                 status_code=401,
+            )
+        # A worker's or the operator's key is a valid key, for something else: as in GraphQL.
+        if not isinstance(principal, MemberPrincipal):
+            return JSONResponse(
+                {"error": {"code": "FORBIDDEN", "message": "The reports are for members."}},
+                status_code=403,
             )
         report = REPORTS.get(request.path_params["report"])
         if report is None:

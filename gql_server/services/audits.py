@@ -262,7 +262,11 @@ async def start_audit_sample(
     return taken
 
 
-def _stale() -> UseCaseError:
+async def _lost(principal: MemberPrincipal, submission_id: int) -> UseCaseError:
+    """Why the caller holds no lock of the submission: another account's submission is
+    NOT_FOUND, exactly like one that does not exist; else the lock is no longer theirs."""
+    if not await Submission.filter(id=submission_id, account_id=principal.account_id).exists():
+        return not_found("Submission", "submission_id")
     return UseCaseError.single(
         ErrorCode.STALE_LOCK,
         "This audit lock is no longer yours (it was released, or it expired and may have "
@@ -295,7 +299,7 @@ async def renew_lock(
         if not await AuditLock.filter(_mine(principal, submission_id, fencing_token, now)).update(
             expires_at=now + lease
         ):
-            raise _stale()
+            raise await _lost(principal, submission_id)
         lock = await AuditLock.get(submission_id=submission_id)
         await _lock_event(work, lock, LockChange.RENEWED)
     return lock
@@ -311,7 +315,7 @@ async def release_lock(
         if not await AuditLock.filter(_mine(principal, submission_id, fencing_token, now)).update(
             released_at=now
         ):
-            raise _stale()
+            raise await _lost(principal, submission_id)
         lock = await AuditLock.get(submission_id=submission_id)
         await _lock_event(work, lock, LockChange.RELEASED)
     return lock
@@ -417,7 +421,7 @@ async def submit_audit(
         if not await AuditLock.filter(_mine(principal, submission.id, fencing_token, now)).update(
             released_at=now
         ):
-            raise _stale()
+            raise await _lost(principal, submission_id)
         # Under the lock nobody else audits it; re-read for the latest audit trail.
         current = await Submission.get(id=submission.id)
         changes: dict[str, Any] = {
