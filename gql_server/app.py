@@ -241,6 +241,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             streams.install_publisher(previous)
             install_hub(previous_hub)
             await hub.disconnect()
+            if graphql.policy.rate_limiter is not None:
+                await graphql.policy.rate_limiter.close()
             if manage_database:
                 await db.close_database()
 

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import ConnectionPool
 
 from gql_server import clock
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
@@ -88,13 +89,19 @@ class RateLimiter:
     def __init__(self, redis_url: str | None, namespace: str) -> None:
         prefix = "cw-rate-" + hashlib.sha256(namespace.encode()).hexdigest()[:12]
         storage: Storage
+        # Our own pool, so that the server can close its connections when it stops.
+        self._pool: ConnectionPool | None = None
         if redis_url:
+            self._pool = ConnectionPool.from_url(
+                redis_url,
+                socket_timeout=STORE_TIMEOUT_SECONDS,
+                socket_connect_timeout=STORE_TIMEOUT_SECONDS,
+            )
             storage = RedisStorage(
                 _storage_uri(redis_url),
                 implementation="redispy",
                 key_prefix=prefix,
-                socket_timeout=STORE_TIMEOUT_SECONDS,
-                socket_connect_timeout=STORE_TIMEOUT_SECONDS,
+                connection_pool=self._pool,
             )
         else:
             storage = MemoryStorage()
@@ -131,6 +138,10 @@ class RateLimiter:
         except Exception:
             self._pause(bucket)
             return whole
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
 
     def _pause(self, bucket: Bucket) -> None:
         logger.warning(
