@@ -31,6 +31,7 @@ from gql_server.models.vocabulary import RULE_ACCEPTED_STATES, RULE_REJECTED_STA
 from gql_server.rules.history import BanPeriod, HistoryScope, history_restart
 from gql_server.rules.metrics import Loaded, Metric, MetricRef
 from gql_server.rules.vocabulary import RuleType
+from gql_server.services.sql import Params
 
 M = Metric
 
@@ -143,21 +144,6 @@ def _aggregate(ref: MetricRef, postgres: bool) -> str:
     raise ValueError(f"{ref.key} is not a history metric")
 
 
-class _Params:
-    """Placeholders in the dialect's style, numbered in the order values are added."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-        self.values: list[Any] = []
-
-    def add(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}" if self.postgres else "?"
-
-    def many(self, values: Iterable[Any]) -> str:
-        return ", ".join(self.add(value) for value in values)
-
-
 @dataclass(frozen=True)
 class Scope:
     """Whose rows count: one task, or every task of a project; per task or all together."""
@@ -209,7 +195,7 @@ async def _load_chunk(
 ) -> dict[HistoryKey, dict[MetricRef, Loaded]]:
     connection = get_connection("default")
     postgres = connection.capabilities.dialect == "postgres"
-    params = _Params(postgres)
+    params = Params(postgres)
     table = _TABLES[source]
     where = [table.where]
     if scope.scope is HistoryScope.TASK and not scope.per_task:
