@@ -52,3 +52,31 @@ def wilson_lower_bound(successes: int, n: int, z: float = Z_95) -> float | None:
     """The lower end of the Wilson interval: 2 of 2 scores far below 200 of 200."""
     interval = wilson_interval(successes, n, z=z)
     return None if interval is None else interval.low
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two shares compared: `b - a` in percentage points, the two-sided p-value of the
+    two-proportion z-test (pooled), and the 95% Wald interval of the difference. None
+    where a sample is empty, or the test has no variance (both shares 0% or 100%)."""
+
+    difference: float | None
+    p_value: float | None
+    interval: Interval | None
+
+
+def two_proportion_test(
+    successes_a: int, n_a: int, successes_b: int, n_b: int, z: float = Z_95
+) -> Comparison:
+    if n_a <= 0 or n_b <= 0:
+        return Comparison(None, None, None)
+    p_a, p_b = successes_a / n_a, successes_b / n_b
+    difference = p_b - p_a
+    pooled = (successes_a + successes_b) / (n_a + n_b)
+    pooled_se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    p_value = math.erfc(abs(difference) / pooled_se / math.sqrt(2)) if pooled_se > 0 else None
+    se = math.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
+    interval = (
+        Interval(100 * (difference - z * se), 100 * (difference + z * se)) if se > 0 else None
+    )
+    return Comparison(100 * difference, p_value, interval)

@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from gql_server.resolvers.administration import AdministrationMutations, AdministrationQueries
+from gql_server.resolvers.analytics import AnalyticsQueries
 from gql_server.resolvers.audits import AuditMutations, AuditQueries
 from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
 from gql_server.resolvers.fan_out import SharingExecutor
@@ -62,6 +63,7 @@ Query = merge_types(
         AdministrationQueries,
         TaskOrganisationQueries,
         RateLimitQueries,
+        AnalyticsQueries,
     ),
 )
 Mutation = merge_types(

@@ -54,6 +54,7 @@ class OrderDirection(StrEnum):
 
 
 SubmissionState = strawberry.enum(domain.SubmissionState)
+DisputeStatus = strawberry.enum(domain.DisputeStatus)
 ReviewDecision = strawberry.enum(domain.ReviewDecision)
 ActorKind = strawberry.enum(domain.ActorKind, description="Who made a change.")
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -816,6 +816,15 @@ def _task(w: World) -> dict[str, Any]:
     return {"taskId": w.ids["task"]}
 
 
+def _month() -> dict[str, Any]:
+    """The last 30 days and the next, which hold everything the world made."""
+    now = datetime.now(UTC)
+    return {
+        "from": (now - timedelta(days=30)).isoformat(),
+        "to": (now + timedelta(days=1)).isoformat(),
+    }
+
+
 def oldest(w: World) -> dict[str, Any]:
     """The last of a newest-first list: the world's object, whatever the matrix added since."""
     return {"last": 1}
@@ -876,6 +885,13 @@ QUERIES: dict[str, QueryEntry] = {
     "batches": QueryEntry(MEMBERS_READ, oldest, shows="batch"),
     "templates": QueryEntry(MEMBERS_READ, oldest, shows="template"),
     "rateLimit": QueryEntry(EVERY_CALLER),
+    "analytics": QueryEntry(
+        MEMBERS_READ, lambda w: {"period": _month(), "scope": _task(w)}, shows="worker"
+    ),
+    "variantComparison": QueryEntry(
+        MEMBERS_READ, lambda w: {"variantGroup": "ab", "period": _month()}
+    ),
+    "budgetPlan": QueryEntry(MEMBERS_READ, shows="task"),
 }
 
 MUTATIONS: dict[str, MutationEntry] = {

@@ -1,0 +1,821 @@
+"""Task performance analytics (SPEC section 9), computed with SQL aggregates.
+
+What counts where:
+
+- The scope is an account's tasks: all of them, one project's, one variant group's or
+  one task.
+- The period is [start, end), cut into days or weeks (Monday to Sunday) in the account's
+  time zone, boundaries computed here with the zone's rules (summer time included) and
+  handed to the database as a list of instants.
+- Work counts in the period in which it was **started** (a cohort): starts, submissions,
+  completion, abandonment (starts that expired unsent), reviews' outcomes, revisions,
+  disputes, time to complete, distributions and worker performance are about the
+  submissions started in the period, whenever they were later sent or reviewed; so that a
+  rate's numerator is always a part of its denominator.
+- Views and ratings count when they were made; money when it moved (the ledger's time);
+  the cost per approved submission divides the spend by the submissions approved (paid)
+  in the same period.
+- A ratio with no denominator is None (shown as null), never 0 and never an error.
+
+Every figure is an aggregate in the database (COUNT, SUM with CASE, percentiles), one
+statement per group of figures; nothing loads rows into Python. Where SQLite lacks what
+PostgreSQL has, the equivalent is said where it is used: percentiles picked by
+ROW_NUMBER() with the interpolation of `percentile_cont`, local hours by the offset spans
+of the zone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connection
+
+from gql_server import clock
+from gql_server.models.enums import DisputeStatus, LedgerBucket, LedgerReason, SubmissionState
+from gql_server.models.vocabulary import (
+    PAID_STATES,
+    RULE_ACCEPTED_STATES,
+    RULE_REJECTED_STATES,
+    percent,
+)
+from gql_server.rules.statistics import Comparison, two_proportion_test
+from gql_server.services.errors import ErrorCode, UseCaseError
+from gql_server.services.sql import Params, is_postgres, seconds_between
+from gql_server.services.tasks import MAX_VARIANT_GROUP
+
+MAX_BUCKETS = 400
+# The recent rate the budget plan projects from.
+RECENT_SPEND_DAYS = 7
+
+# A start that expired before it was ever sent (a revision not sent back expires too, but
+# its work was sent once).
+ABANDONED = f"s.state = '{SubmissionState.EXPIRED}' AND s.first_submitted_at IS NULL"
+# Submitted work with a pay decision, and how it went (models/vocabulary.py).
+ACCEPTED = RULE_ACCEPTED_STATES
+REJECTED = RULE_REJECTED_STATES
+
+
+class BucketSize(StrEnum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """An account's tasks, or one project's, one variant group's, one task."""
+
+    account_id: int
+    task_id: int | None = None
+    project_id: int | None = None
+    variant_group: str | None = None
+
+
+def scope_of(
+    account_id: int,
+    *,
+    task_id: int | None = None,
+    project_id: int | None = None,
+    variant_group: str | None = None,
+) -> Scope:
+    if variant_group is not None and len(variant_group) > MAX_VARIANT_GROUP:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION,
+            f"'variantGroup' is longer than {MAX_VARIANT_GROUP} characters.",
+            "scope",
+            "variantGroup",
+        )
+    return Scope(account_id, task_id, project_id, variant_group)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    zone: ZoneInfo
+    buckets: tuple[Bucket, ...]
+
+
+def period_of(start: datetime, end: datetime, size: BucketSize, timezone: str) -> Period:
+    """The period [start, end), its buckets cut at local midnights (Mondays for weeks)."""
+    for name, moment in (("from", start), ("to", end)):
+        if moment.utcoffset() is None:
+            raise UseCaseError.single(
+                ErrorCode.VALIDATION, f"'{name}' needs a time zone offset.", "period", name
+            )
+    if start >= end:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION, "'to' must be after 'from'.", "period", "to"
+        )
+    zone = ZoneInfo(timezone)
+    step = timedelta(days=7 if size is BucketSize.WEEK else 1)
+    first = start.astimezone(zone).date()
+    if size is BucketSize.WEEK:
+        first -= timedelta(days=first.weekday())
+    last = end.astimezone(zone).date()
+    count = (last - first) // step + 1
+    if count > MAX_BUCKETS:
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION,
+            f"The period holds {count} {size.lower()}s; at most {MAX_BUCKETS} are answered.",
+            "period",
+        )
+    buckets: list[Bucket] = []
+    day = first
+    while True:
+        lo = max(_midnight(day, zone), start.astimezone(UTC))
+        hi = min(_midnight(day + step, zone), end.astimezone(UTC))
+        if lo >= end.astimezone(UTC):
+            break
+        if lo < hi:
+            buckets.append(Bucket(lo, hi))
+        day += step
+    return Period(start.astimezone(UTC), end.astimezone(UTC), zone, tuple(buckets))
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Seconds from start to first submission."""
+
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+
+
+@dataclass(frozen=True)
+class Engagement:
+    views: int
+    unique_viewers: int
+    starts: int
+    submitted: int
+    abandoned: int
+    time_to_complete: Durations
+
+    @property
+    def view_rate(self) -> float | None:
+        return percent(self.starts, self.views)
+
+    @property
+    def completion_rate(self) -> float | None:
+        return percent(self.submitted, self.starts)
+
+    @property
+    def abandonment_rate(self) -> float | None:
+        return percent(self.abandoned, self.starts)
+
+
+@dataclass(frozen=True)
+class Quality:
+    decided: int
+    accepted: int
+    rejected: int
+    first_attempt_accepted: int
+    submitted: int
+    revised: int
+    rejections: int
+    disputes: dict[DisputeStatus, int]
+    ratings: int
+    mean_clarity: float | None
+    mean_fairness: float | None
+    workers: int
+    repeat_workers: int
+
+    @property
+    def approval_rate(self) -> float | None:
+        return percent(self.accepted, self.decided)
+
+    @property
+    def rejection_rate(self) -> float | None:
+        return percent(self.rejected, self.decided)
+
+    @property
+    def first_attempt_approval_rate(self) -> float | None:
+        return percent(self.first_attempt_accepted, self.decided)
+
+    @property
+    def revision_rate(self) -> float | None:
+        return percent(self.revised, self.submitted)
+
+    @property
+    def dispute_count(self) -> int:
+        return sum(self.disputes.values())
+
+    @property
+    def dispute_rate(self) -> float | None:
+        return percent(self.dispute_count, self.rejections)
+
+    @property
+    def repeat_worker_share(self) -> float | None:
+        return percent(self.repeat_workers, self.workers)
+
+
+@dataclass(frozen=True)
+class Spending:
+    spend_minor: int
+    bonuses_minor: int
+    approved: int
+
+    @property
+    def cost_per_approved_minor(self) -> int | None:
+        """Rounded half up to the minor unit."""
+        if self.approved == 0:
+            return None
+        return (2 * self.spend_minor + self.approved) // (2 * self.approved)
+
+
+@dataclass(frozen=True)
+class Share:
+    key: str
+    count: int
+    total: int
+
+    @property
+    def share(self) -> float | None:
+        return percent(self.count, self.total)
+
+
+@dataclass(frozen=True)
+class BucketFigures:
+    bucket: Bucket
+    views: int
+    starts: int
+    submitted: int
+    accepted: int
+    rejected: int
+    spend_minor: int
+
+    @property
+    def completion_rate(self) -> float | None:
+        return percent(self.submitted, self.starts)
+
+    @property
+    def approval_rate(self) -> float | None:
+        return percent(self.accepted, self.accepted + self.rejected)
+
+
+@dataclass(frozen=True)
+class WorkerFigures:
+    worker_id: int
+    starts: int
+    submitted: int
+    accepted: int
+    rejected: int
+    mean_seconds: float | None
+    earnings_minor: int
+    rule_firings: int
+
+    @property
+    def approval_rate(self) -> float | None:
+        return percent(self.accepted, self.accepted + self.rejected)
+
+
+@dataclass(frozen=True)
+class VariantFigures:
+    task_id: int
+    views: int
+    starts: int
+    submitted: int
+    accepted: int
+    decided: int
+
+    @property
+    def completion_rate(self) -> float | None:
+        return percent(self.submitted, self.starts)
+
+    @property
+    def approval_rate(self) -> float | None:
+        return percent(self.accepted, self.decided)
+
+    @property
+    def view_rate(self) -> float | None:
+        return percent(self.starts, self.views)
+
+
+@dataclass(frozen=True)
+class VariantComparison:
+    """A variant against the control (the group's first task)."""
+
+    control: VariantFigures
+    variant: VariantFigures
+    completion: Comparison
+    approval: Comparison
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    task_id: int
+    budget_minor: int
+    committed_minor: int
+    spent_minor: int
+    remaining_minor: int
+    recent_daily_spend_minor: float
+
+    @property
+    def days_to_exhaustion(self) -> float | None:
+        """At the spend rate of the last RECENT_SPEND_DAYS days; None when nothing is spent
+        lately (the budget is not running out)."""
+        if self.recent_daily_spend_minor <= 0:
+            return None
+        return self.remaining_minor / self.recent_daily_spend_minor
+
+
+# --- SQL pieces -------------------------------------------------------------------------------
+
+
+def _scope(scope: Scope, params: Params, alias: str = "t") -> str:
+    where = [f"{alias}.account_id = {params.add(scope.account_id)}"]
+    if scope.task_id is not None:
+        where.append(f"{alias}.id = {params.add(scope.task_id)}")
+    if scope.project_id is not None:
+        where.append(f"{alias}.project_id = {params.add(scope.project_id)}")
+    if scope.variant_group is not None:
+        where.append(f"{alias}.variant_group = {params.add(scope.variant_group)}")
+    return " AND ".join(where)
+
+
+def _within(column: str, period: Period, params: Params) -> str:
+    lo, hi = params.add(period.start), params.add(period.end)
+    return f"{column} >= {lo} AND {column} < {hi}"
+
+
+def _states(states: Sequence[SubmissionState]) -> str:
+    return ", ".join(f"'{state.value}'" for state in states)
+
+
+def _count_if(condition: str) -> str:
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _buckets_cte(period: Period, params: Params) -> str:
+    rows = ", ".join(
+        f"({index}, {params.add(b.start, 'timestamptz')}, {params.add(b.end, 'timestamptz')})"
+        for index, b in enumerate(period.buckets)
+    )
+    return f"b(i, lo, hi) AS (VALUES {rows})"
+
+
+def _started_in(scope: Scope, period: Period, params: Params) -> str:
+    """The cohort: the scope's submissions started in the period (s joined to t)."""
+    return f"{_scope(scope, params)} AND {_within('s.created_at', period, params)}"
+
+
+async def _one(connection: BaseDBAsyncClient, sql: str, params: Params) -> dict[str, Any]:
+    rows = await connection.execute_query_dict(sql, params.values)
+    return rows[0] if rows else {}
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+async def engagement(scope: Scope, period: Period) -> Engagement:
+    connection = get_connection("default")
+    postgres = is_postgres(connection)
+    params = Params(postgres)
+    views = await _one(
+        connection,
+        "SELECT COUNT(*) AS views, COUNT(DISTINCT v.worker_id) AS viewers "
+        "FROM task_view v JOIN task t ON t.id = v.task_id "
+        f"WHERE {_scope(scope, params)} AND {_within('v.created_at', period, params)}",
+        params,
+    )
+    params = Params(postgres)
+    work = await _one(
+        connection,
+        "SELECT COUNT(*) AS starts, "
+        f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
+        f"{_count_if(ABANDONED)} AS abandoned "
+        "FROM submission s JOIN task t ON t.id = s.task_id "
+        f"WHERE {_started_in(scope, period, params)}",
+        params,
+    )
+    return Engagement(
+        views=_int(views.get("views")),
+        unique_viewers=_int(views.get("viewers")),
+        starts=_int(work.get("starts")),
+        submitted=_int(work.get("submitted")),
+        abandoned=_int(work.get("abandoned")),
+        time_to_complete=await _durations(connection, scope, period),
+    )
+
+
+async def _durations(connection: BaseDBAsyncClient, scope: Scope, period: Period) -> Durations:
+    postgres = is_postgres(connection)
+    params = Params(postgres)
+    seconds = seconds_between("s.first_submitted_at", "s.created_at", postgres)
+    inner = (
+        f"SELECT {seconds} AS x FROM submission s JOIN task t ON t.id = s.task_id "
+        f"WHERE {_started_in(scope, period, params)} AND s.first_submitted_at IS NOT NULL"
+    )
+    if postgres:
+        row = await _one(
+            connection,
+            "SELECT COUNT(*) AS n, AVG(x) AS mean, "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS median, "
+            "percentile_cont(0.9) WITHIN GROUP (ORDER BY x) AS p90 "
+            f"FROM ({inner}) d",
+            params,
+        )
+        return Durations(
+            _int(row.get("n")),
+            _float(row.get("mean")),
+            _float(row.get("median")),
+            _float(row.get("p90")),
+        )
+    # SQLite has no percentile_cont: the rows on either side of each percentile's position
+    # are picked by their rank, and interpolated as percentile_cont does.
+    picks = []
+    for name, fraction in (("median", 0.5), ("p90", 0.9)):
+        position = f"({fraction} * (n - 1))"
+        picks.append(f"MAX(CASE WHEN i = CAST({position} AS INTEGER) THEN x END) AS {name}_lo")
+        picks.append(f"MAX(CASE WHEN i = CAST({position} AS INTEGER) + 1 THEN x END) AS {name}_hi")
+    row = await _one(
+        connection,
+        f"SELECT MAX(n) AS n, AVG(x) AS mean, {', '.join(picks)} FROM ("
+        "SELECT x, ROW_NUMBER() OVER (ORDER BY x) - 1 AS i, COUNT(*) OVER () AS n "
+        f"FROM ({inner}) d) r",
+        params,
+    )
+    count = _int(row.get("n"))
+
+    def interpolated(name: str, fraction: float) -> float | None:
+        low = _float(row.get(f"{name}_lo"))
+        if low is None:
+            return None
+        high = _float(row.get(f"{name}_hi"))
+        position = fraction * (count - 1)
+        weight = position - math.floor(position)
+        return low if high is None or weight == 0 else low + (high - low) * weight
+
+    return Durations(
+        count,
+        _float(row.get("mean")),
+        interpolated("median", 0.5),
+        interpolated("p90", 0.9),
+    )
+
+
+async def quality(scope: Scope, period: Period) -> Quality:
+    connection = get_connection("default")
+    postgres = is_postgres(connection)
+    params = Params(postgres)
+    decided = (*ACCEPTED, *REJECTED)
+    work = await _one(
+        connection,
+        "SELECT "
+        f"{_count_if(f's.state IN ({_states(decided)})')} AS decided, "
+        f"{_count_if(f's.state IN ({_states(ACCEPTED)})')} AS accepted, "
+        f"{_count_if(f's.state IN ({_states(REJECTED)})')} AS rejected, "
+        f"{_count_if(f's.state IN ({_states(ACCEPTED)}) AND s.revision_count = 0')} AS first, "
+        f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
+        f"{_count_if('s.revision_count > 0')} AS revised, "
+        "COUNT(DISTINCT s.worker_id) AS workers, "
+        # Submissions ever rejected (a dispute contests a rejection): from the reviews.
+        "SUM(CASE WHEN EXISTS (SELECT 1 FROM review r WHERE r.submission_id = s.id AND "
+        "r.decision = 'REJECTED') THEN 1 ELSE 0 END) AS rejections "
+        "FROM submission s JOIN task t ON t.id = s.task_id "
+        f"WHERE {_started_in(scope, period, params)}",
+        params,
+    )
+    params = Params(postgres)
+    disputes = await connection.execute_query_dict(
+        "SELECT d.status AS status, COUNT(*) AS n FROM dispute d "
+        "JOIN submission s ON s.id = d.submission_id JOIN task t ON t.id = s.task_id "
+        f"WHERE {_started_in(scope, period, params)} GROUP BY d.status",
+        params.values,
+    )
+    params = Params(postgres)
+    ratings = await _one(
+        connection,
+        "SELECT COUNT(*) AS n, AVG(r.clarity * 1.0) AS clarity, AVG(r.fairness * 1.0) AS fairness "
+        "FROM task_rating r JOIN task t ON t.id = r.task_id "
+        f"WHERE {_scope(scope, params)} AND {_within('r.created_at', period, params)}",
+        params,
+    )
+    params = Params(postgres)
+    account = params.add(scope.account_id)
+    repeat = await _one(
+        connection,
+        "SELECT COUNT(*) AS workers, "
+        f"{_count_if('k.tasks >= 2')} AS repeat_workers FROM ("
+        "SELECT c.worker_id, (SELECT COUNT(DISTINCT a.task_id) FROM submission a "
+        f"WHERE a.account_id = {account} AND a.worker_id = c.worker_id) AS tasks FROM ("
+        "SELECT DISTINCT s.worker_id FROM submission s JOIN task t ON t.id = s.task_id "
+        f"WHERE {_started_in(scope, period, params)}) c) k",
+        params,
+    )
+    return Quality(
+        decided=_int(work.get("decided")),
+        accepted=_int(work.get("accepted")),
+        rejected=_int(work.get("rejected")),
+        first_attempt_accepted=_int(work.get("first")),
+        submitted=_int(work.get("submitted")),
+        revised=_int(work.get("revised")),
+        rejections=_int(work.get("rejections")),
+        disputes={
+            status: next((_int(r["n"]) for r in disputes if r["status"] == status), 0)
+            for status in DisputeStatus
+        },
+        ratings=_int(ratings.get("n")),
+        mean_clarity=_float(ratings.get("clarity")),
+        mean_fairness=_float(ratings.get("fairness")),
+        workers=_int(repeat.get("workers")),
+        repeat_workers=_int(repeat.get("repeat_workers")),
+    )
+
+
+async def spending(scope: Scope, period: Period) -> Spending:
+    connection = get_connection("default")
+    postgres = is_postgres(connection)
+    params = Params(postgres)
+    spent = f"l.to_bucket = '{LedgerBucket.TASK_SPENT}'"
+    money = await _one(
+        connection,
+        f"SELECT SUM(CASE WHEN {spent} THEN l.amount_minor ELSE 0 END) AS spend, "
+        f"SUM(CASE WHEN l.reason = '{LedgerReason.BONUS}' THEN l.amount_minor ELSE 0 END) "
+        "AS bonuses FROM ledger_entry l JOIN task t ON t.id = l.task_id "
+        f"WHERE {_scope(scope, params)} AND {_within('l.created_at', period, params)}",
+        params,
+    )
+    params = Params(postgres)
+    approved = await _one(
+        connection,
+        "SELECT COUNT(*) AS n FROM submission s JOIN task t ON t.id = s.task_id "
+        f"WHERE {_scope(scope, params)} AND s.state IN ({_states(PAID_STATES)}) "
+        f"AND {_within('s.reviewed_at', period, params)}",
+        params,
+    )
+    return Spending(_int(money.get("spend")), _int(money.get("bonuses")), _int(approved.get("n")))
+
+
+async def by_country(scope: Scope, period: Period) -> list[Share]:
+    connection = get_connection("default")
+    params = Params(is_postgres(connection))
+    rows = await connection.execute_query_dict(
+        "SELECT w.country AS k, COUNT(*) AS n FROM submission s "
+        "JOIN task t ON t.id = s.task_id JOIN worker w ON w.id = s.worker_id "
+        f"WHERE {_started_in(scope, period, params)} GROUP BY w.country "
+        "ORDER BY n DESC, w.country",
+        params.values,
+    )
+    total = sum(_int(r["n"]) for r in rows)
+    return [Share(str(r["k"]), _int(r["n"]), total) for r in rows]
+
+
+async def by_local_time(scope: Scope, period: Period, part: str) -> list[Share]:
+    """Starts by local hour of day (`part` "hour": "0".."23") or ISO day of week ("dow":
+    "1" Monday .. "7" Sunday), every key present, in order."""
+    connection = get_connection("default")
+    postgres = is_postgres(connection)
+    params = Params(postgres)
+    if postgres:
+        local = f"(s.created_at AT TIME ZONE {params.add(period.zone.key)})"
+        key = f"EXTRACT(HOUR FROM {local})" if part == "hour" else f"EXTRACT(ISODOW FROM {local})"
+    else:
+        # SQLite knows no time zones: the period is cut into spans of one UTC offset (summer
+        # time changes it), and each start is shifted by its span's offset.
+        local = _shifted("s.created_at", period, params)
+        key = (
+            f"CAST(strftime('%H', {local}) AS INTEGER)"
+            if part == "hour"
+            else f"((CAST(strftime('%w', {local}) AS INTEGER) + 6) % 7 + 1)"
+        )
+    where = _started_in(scope, period, params)
+    rows = await connection.execute_query_dict(
+        f"SELECT {key} AS k, COUNT(*) AS n FROM submission s JOIN task t ON t.id = s.task_id "
+        f"WHERE {where} GROUP BY 1",
+        params.values,
+    )
+    counts = {int(r["k"]): _int(r["n"]) for r in rows}
+    keys = range(24) if part == "hour" else range(1, 8)
+    total = sum(counts.values())
+    return [Share(str(k), counts.get(k, 0), total) for k in keys]
+
+
+def offset_spans(period: Period) -> list[tuple[datetime, int]]:
+    """Where the zone's UTC offset changes within the period: (from when, offset in
+    seconds), the first at the period's start. Checked at every quarter hour of UTC, where
+    every zone's changes fall."""
+    spans: list[tuple[datetime, int]] = []
+    moment = period.start
+    while moment < period.end:
+        offset = moment.astimezone(period.zone).utcoffset()
+        seconds = int(offset.total_seconds()) if offset is not None else 0
+        if not spans or spans[-1][1] != seconds:
+            spans.append((moment, seconds))
+        quarter = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+        moment = quarter + timedelta(minutes=15)
+    return spans
+
+
+def _shifted(column: str, period: Period, params: Params) -> str:
+    spans = offset_spans(period)
+    cases = " ".join(
+        f"WHEN {column} >= {params.add(start)} THEN datetime({column}, '{seconds:+d} seconds')"
+        for start, seconds in reversed(spans)
+    )
+    return f"(CASE {cases} END)"
+
+
+async def buckets(scope: Scope, period: Period) -> list[BucketFigures]:
+    connection = get_connection("default")
+    postgres = is_postgres(connection)
+
+    async def per_bucket(select: str, source: str, column: str) -> dict[int, dict[str, Any]]:
+        params = Params(postgres)
+        cte = _buckets_cte(period, params)
+        rows = await connection.execute_query_dict(
+            f"WITH {cte} SELECT b.i AS i, {select} FROM b JOIN {source} "
+            f"ON {column} >= b.lo AND {column} < b.hi JOIN task t ON t.id = x.task_id "
+            f"WHERE {_scope(scope, params)} GROUP BY b.i",
+            params.values,
+        )
+        return {int(r["i"]): r for r in rows}
+
+    views = await per_bucket("COUNT(*) AS n", "task_view x", "x.created_at")
+    work = await per_bucket(
+        "COUNT(*) AS starts, "
+        f"{_count_if('x.first_submitted_at IS NOT NULL')} AS submitted, "
+        f"{_count_if(f'x.state IN ({_states(ACCEPTED)})')} AS accepted, "
+        f"{_count_if(f'x.state IN ({_states(REJECTED)})')} AS rejected",
+        "submission x",
+        "x.created_at",
+    )
+    money = await per_bucket(
+        f"SUM(CASE WHEN x.to_bucket = '{LedgerBucket.TASK_SPENT}' THEN x.amount_minor "
+        "ELSE 0 END) AS spend",
+        "ledger_entry x",
+        "x.created_at",
+    )
+    return [
+        BucketFigures(
+            bucket=bucket,
+            views=_int(views.get(i, {}).get("n")),
+            starts=_int(work.get(i, {}).get("starts")),
+            submitted=_int(work.get(i, {}).get("submitted")),
+            accepted=_int(work.get(i, {}).get("accepted")),
+            rejected=_int(work.get(i, {}).get("rejected")),
+            spend_minor=_int(money.get(i, {}).get("spend")),
+        )
+        for i, bucket in enumerate(period.buckets)
+    ]
+
+
+async def workers(scope: Scope, period: Period) -> list[WorkerFigures]:
+    """Each worker with work started in the period: most submitted first."""
+    connection = get_connection("default")
+    postgres = is_postgres(connection)
+    params = Params(postgres)
+    seconds = seconds_between("s.first_submitted_at", "s.created_at", postgres)
+    work = await connection.execute_query_dict(
+        "SELECT s.worker_id AS w, COUNT(*) AS starts, "
+        f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
+        f"{_count_if(f's.state IN ({_states(ACCEPTED)})')} AS accepted, "
+        f"{_count_if(f's.state IN ({_states(REJECTED)})')} AS rejected, "
+        f"AVG(CASE WHEN s.first_submitted_at IS NOT NULL THEN {seconds} END) AS mean "
+        "FROM submission s JOIN task t ON t.id = s.task_id "
+        f"WHERE {_started_in(scope, period, params)} GROUP BY s.worker_id",
+        params.values,
+    )
+    if not work:
+        return []
+    ids = [int(r["w"]) for r in work]
+    params = Params(postgres)
+    earnings = await connection.execute_query_dict(
+        "SELECT l.worker_id AS w, SUM(l.amount_minor) AS n FROM ledger_entry l "
+        f"JOIN task t ON t.id = l.task_id WHERE {_scope(scope, params)} "
+        f"AND l.to_bucket = '{LedgerBucket.TASK_SPENT}' "
+        f"AND {_within('l.created_at', period, params)} "
+        f"AND l.worker_id IN ({params.many(ids)}) GROUP BY l.worker_id",
+        params.values,
+    )
+    params = Params(postgres)
+    firings = await connection.execute_query_dict(
+        "SELECT f.worker_id AS w, COUNT(*) AS n FROM rule_firing f "
+        f"JOIN task t ON t.id = f.task_id WHERE {_scope(scope, params)} "
+        f"AND {_within('f.created_at', period, params)} "
+        f"AND f.worker_id IN ({params.many(ids)}) GROUP BY f.worker_id",
+        params.values,
+    )
+    paid = {int(r["w"]): _int(r["n"]) for r in earnings}
+    fired = {int(r["w"]): _int(r["n"]) for r in firings}
+    found = [
+        WorkerFigures(
+            worker_id=int(r["w"]),
+            starts=_int(r["starts"]),
+            submitted=_int(r["submitted"]),
+            accepted=_int(r["accepted"]),
+            rejected=_int(r["rejected"]),
+            mean_seconds=_float(r["mean"]),
+            earnings_minor=paid.get(int(r["w"]), 0),
+            rule_firings=fired.get(int(r["w"]), 0),
+        )
+        for r in work
+    ]
+    return sorted(found, key=lambda f: (-f.submitted, f.worker_id))
+
+
+async def variants(scope: Scope, period: Period) -> list[VariantFigures]:
+    """The tasks of a scope (a variant group's), oldest first (the first is the control)."""
+    connection = get_connection("default")
+    postgres = is_postgres(connection)
+    params = Params(postgres)
+    decided = (*ACCEPTED, *REJECTED)
+    work = await connection.execute_query_dict(
+        "SELECT t.id AS task, "
+        "(SELECT COUNT(*) FROM task_view v WHERE v.task_id = t.id AND "
+        f"{_within('v.created_at', period, params)}) AS views, "
+        "COUNT(s.id) AS starts, "
+        f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
+        f"{_count_if(f's.state IN ({_states(ACCEPTED)})')} AS accepted, "
+        f"{_count_if(f's.state IN ({_states(decided)})')} AS decided "
+        "FROM task t LEFT JOIN submission s ON s.task_id = t.id AND "
+        f"{_within('s.created_at', period, params)} "
+        f"WHERE {_scope(scope, params)} GROUP BY t.id ORDER BY t.id",
+        params.values,
+    )
+    return [
+        VariantFigures(
+            task_id=int(r["task"]),
+            views=_int(r["views"]),
+            starts=_int(r["starts"]),
+            submitted=_int(r["submitted"]),
+            accepted=_int(r["accepted"]),
+            decided=_int(r["decided"]),
+        )
+        for r in work
+    ]
+
+
+def compare(figures: Sequence[VariantFigures]) -> list[VariantComparison]:
+    """Each variant after the first against the first, for completion and approval."""
+    if not figures:
+        return []
+    control = figures[0]
+    return [
+        VariantComparison(
+            control=control,
+            variant=variant,
+            completion=two_proportion_test(
+                control.submitted, control.starts, variant.submitted, variant.starts
+            ),
+            approval=two_proportion_test(
+                control.accepted, control.decided, variant.accepted, variant.decided
+            ),
+        )
+        for variant in figures[1:]
+    ]
+
+
+async def budget_plan(account_id: int) -> list[BudgetPlan]:
+    """Every task of the account with money in it, by remaining budget, least first."""
+    connection = get_connection("default")
+    params = Params(is_postgres(connection))
+    since = params.add(clock.now() - timedelta(days=RECENT_SPEND_DAYS))
+    rows = await connection.execute_query_dict(
+        "SELECT t.id AS task, t.budget_minor AS budget, t.committed_minor AS committed, "
+        "t.spent_minor AS spent, t.remaining_minor AS remaining, "
+        "(SELECT COALESCE(SUM(l.amount_minor), 0) FROM ledger_entry l WHERE l.task_id = t.id "
+        f"AND l.to_bucket = '{LedgerBucket.TASK_SPENT}' AND l.created_at >= {since}) AS recent "
+        f"FROM task t WHERE t.account_id = {params.add(account_id)} AND t.budget_minor > 0 "
+        "ORDER BY t.remaining_minor, t.id",
+        params.values,
+    )
+    return [
+        BudgetPlan(
+            task_id=int(r["task"]),
+            budget_minor=_int(r["budget"]),
+            committed_minor=_int(r["committed"]),
+            spent_minor=_int(r["spent"]),
+            remaining_minor=_int(r["remaining"]),
+            recent_daily_spend_minor=_int(r["recent"]) / RECENT_SPEND_DAYS,
+        )
+        for r in rows
+    ]

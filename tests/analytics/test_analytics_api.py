@@ -1,0 +1,279 @@
+"""Analytics through GraphQL, against figures worked out by hand from a seeded account:
+four workers on one task on a frozen clock (one approved at once, one rejected who
+disputes, one approved after a revision, one who never sends), a second task, ratings,
+a bonus; and an empty period, where every ratio is null."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from gql_server.clock import FrozenClock
+from gql_server.models import Task, TaskView
+from gql_server.services import review, submissions
+from gql_server.services.global_ids import global_id
+from tests.factories import Requester, Worker, answer, new_requester, new_task, new_worker
+from tests.graphql_client import Api
+
+# A Monday, 10:00 UTC.
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+FIGURES = """
+query ($period: AnalyticsPeriodInput!, $scope: AnalyticsScopeInput) {
+  analytics(period: $period, scope: $scope) {
+    timezone bucket
+    engagement { views uniqueViewers starts submitted abandoned viewRate completionRate
+      abandonmentRate timeToComplete { count mean median p90 } }
+    quality { decided accepted rejected approvalRate rejectionRate firstAttemptApprovalRate
+      revisionRate disputeCount disputeRate disputes { status count } ratingCount
+      meanClarity meanFairness workers repeatWorkers repeatWorkerShare }
+    spending { spend { amount } bonuses { amount } approved
+      costPerApprovedSubmission { amount } }
+    byCountry { key count share }
+    byHourOfDay { key count }
+    byDayOfWeek { key count }
+    buckets { start end views starts submitted accepted rejected completionRate
+      approvalRate spend { amount } }
+    workers { workerId starts submitted accepted rejected approvalRate
+      meanSecondsToComplete earnings { amount } ruleFirings }
+  }
+}
+"""
+
+
+@dataclass
+class Seeded:
+    requester: Requester
+    task: Task
+    other_task: Task
+    workers: list[Worker]
+
+
+def _period(start: datetime, end: datetime, bucket: str = "DAY") -> dict[str, str]:
+    return {"from": start.isoformat(), "to": end.isoformat(), "bucket": bucket}
+
+
+async def _view(task: Task, worker: Worker) -> None:
+    """As a listing records it (services/available_tasks.py)."""
+    await TaskView.create(task_id=task.id, worker_id=worker.id)
+
+
+@pytest.fixture
+async def seeded(frozen: FrozenClock) -> Seeded:
+    frozen.set(T0)
+    requester = await new_requester()
+    task = await new_task(requester, max_submissions_per_worker=1)
+    other_task = await new_task(requester, title="Another")
+    w1, w2, w3, w4 = [await new_worker(c) for c in ("DE", "DE", "FR", "US")]
+    for worker in (w1, w2, w3, w4):
+        await _view(task, worker)
+    # w1 views twice: 5 views, 4 viewers.
+    await _view(task, w1)
+    principal = requester.principal
+    started = {}
+    for offset, worker in zip((0, 10, 20, 30), (w1, w2, w3, w4), strict=True):
+        frozen.set(T0 + timedelta(seconds=offset))
+        started[worker.id] = await submissions.start_submission(worker.principal, task.id)
+    # Sent after 60, 180 and 120 seconds.
+    for offset, worker in ((60, w1), (190, w2), (140, w3)):
+        frozen.set(T0 + timedelta(seconds=offset))
+        await submissions.submit_submission(worker.principal, started[worker.id].id, answer())
+    frozen.set(T0 + timedelta(minutes=5))
+    await review.approve_submission(principal, started[w1.id].id)
+    await review.pay_bonus(principal, started[w1.id].id, 50)
+    await review.reject_submission(principal, started[w2.id].id, "Not a cat.")
+    await submissions.dispute_rejection(w2.principal, started[w2.id].id, "It is a cat.")
+    await review.request_revision(principal, started[w3.id].id, "Closer, please.")
+    await submissions.submit_submission(w3.principal, started[w3.id].id, answer("a big cat"))
+    await review.approve_submission(principal, started[w3.id].id)
+    await submissions.rate_task(w1.principal, task.id, 4, 5)
+    await submissions.rate_task(w2.principal, task.id, 2, 3)
+    # w4 never sends: its start expires after the time limit (600 s).
+    frozen.set(T0 + timedelta(minutes=11))
+    assert await submissions.expire_started() >= 1
+    # w1 works on a second task of the account: a repeat worker.
+    frozen.set(T0 + timedelta(minutes=20))
+    await submissions.start_submission(w1.principal, other_task.id)
+    return Seeded(requester, task, other_task, [w1, w2, w3, w4])
+
+
+def _scope(task: Task) -> dict[str, str]:
+    return {"taskId": global_id("Task", task.id)}
+
+
+async def _figures(api: Api, seeded: Seeded, period: dict[str, str], scope: Any) -> Any:
+    data = await api.data(FIGURES, {"period": period, "scope": scope}, key=seeded.requester.key)
+    return data["analytics"]
+
+
+async def test_every_figure_of_a_task_equals_the_hand_computed_value(
+    api: Api, seeded: Seeded
+) -> None:
+    day = _period(T0 - timedelta(hours=10), T0 + timedelta(hours=14))
+    figures = await _figures(api, seeded, day, _scope(seeded.task))
+    assert (figures["timezone"], figures["bucket"]) == ("UTC", "DAY")
+    engagement = figures["engagement"]
+    assert engagement == {
+        "views": 5,
+        "uniqueViewers": 4,
+        "starts": 4,
+        "submitted": 3,
+        "abandoned": 1,
+        "viewRate": pytest.approx(80.0),
+        "completionRate": pytest.approx(75.0),
+        "abandonmentRate": pytest.approx(25.0),
+        # 60, 120, 180 s: the 90th percentile interpolated as percentile_cont does,
+        # 120 + 0.8 * (180 - 120).
+        "timeToComplete": {
+            "count": 3,
+            "mean": pytest.approx(120.0),
+            "median": pytest.approx(120.0),
+            "p90": pytest.approx(168.0),
+        },
+    }
+    quality = figures["quality"]
+    disputes = {d["status"]: d["count"] for d in quality.pop("disputes")}
+    assert disputes == {"OPEN": 1, "UPHELD": 0, "OVERTURNED": 0, "PARTIALLY_PAID": 0}
+    assert quality == {
+        # Approved: w1 and w3; rejected (now disputed): w2.
+        "decided": 3,
+        "accepted": 2,
+        "rejected": 1,
+        "approvalRate": pytest.approx(200 / 3),
+        "rejectionRate": pytest.approx(100 / 3),
+        # w3 was approved after a revision.
+        "firstAttemptApprovalRate": pytest.approx(100 / 3),
+        "revisionRate": pytest.approx(100 / 3),
+        "disputeCount": 1,
+        "disputeRate": pytest.approx(100.0),
+        "ratingCount": 2,
+        "meanClarity": pytest.approx(3.0),
+        "meanFairness": pytest.approx(4.0),
+        # w1 also started the account's other task.
+        "workers": 4,
+        "repeatWorkers": 1,
+        "repeatWorkerShare": pytest.approx(25.0),
+    }
+    # Paid: 1.00 to w1, 0.50 bonus to w1, 1.00 to w3; two approved.
+    assert figures["spending"] == {
+        "spend": {"amount": "2.50"},
+        "bonuses": {"amount": "0.50"},
+        "approved": 2,
+        "costPerApprovedSubmission": {"amount": "1.25"},
+    }
+    assert figures["byCountry"] == [
+        {"key": "DE", "count": 2, "share": pytest.approx(50.0)},
+        {"key": "FR", "count": 1, "share": pytest.approx(25.0)},
+        {"key": "US", "count": 1, "share": pytest.approx(25.0)},
+    ]
+    hours = {h["key"]: h["count"] for h in figures["byHourOfDay"]}
+    assert len(hours) == 24 and hours["10"] == 4 and sum(hours.values()) == 4
+    weekdays = {d["key"]: d["count"] for d in figures["byDayOfWeek"]}
+    assert weekdays == {"1": 4, "2": 0, "3": 0, "4": 0, "5": 0, "6": 0, "7": 0}
+    [bucket] = figures["buckets"]
+    assert bucket == {
+        "start": "2026-03-02T00:00:00+00:00",
+        "end": "2026-03-03T00:00:00+00:00",
+        "views": 5,
+        "starts": 4,
+        "submitted": 3,
+        "accepted": 2,
+        "rejected": 1,
+        "completionRate": pytest.approx(75.0),
+        "approvalRate": pytest.approx(200 / 3),
+        "spend": {"amount": "2.50"},
+    }
+    w1, w2, w3, w4 = (global_id("Worker", w.id) for w in seeded.workers)
+    by_worker = {w["workerId"]: w for w in figures["workers"]}
+    assert by_worker[w1] == {
+        "workerId": w1,
+        "starts": 1,
+        "submitted": 1,
+        "accepted": 1,
+        "rejected": 0,
+        "approvalRate": pytest.approx(100.0),
+        "meanSecondsToComplete": pytest.approx(60.0),
+        "earnings": {"amount": "1.50"},
+        "ruleFirings": 0,
+    }
+    assert by_worker[w2]["rejected"] == 1 and by_worker[w2]["earnings"] == {"amount": "0.00"}
+    assert by_worker[w3]["meanSecondsToComplete"] == pytest.approx(120.0)
+    assert by_worker[w4]["submitted"] == 0 and by_worker[w4]["approvalRate"] is None
+    assert by_worker[w4]["meanSecondsToComplete"] is None
+
+
+async def test_the_account_scope_counts_every_task(api: Api, seeded: Seeded) -> None:
+    day = _period(T0 - timedelta(hours=10), T0 + timedelta(hours=14))
+    figures = await _figures(api, seeded, day, None)
+    assert figures["engagement"]["starts"] == 5
+    assert figures["engagement"]["submitted"] == 3
+    assert figures["quality"]["workers"] == 4
+    other = await _figures(api, seeded, day, _scope(seeded.other_task))
+    assert other["engagement"]["starts"] == 1
+    assert other["engagement"]["views"] == 0
+    # No views: the view rate is null, not 0 and not an error.
+    assert other["engagement"]["viewRate"] is None
+
+
+async def test_an_empty_period_has_zero_counts_and_null_ratios(api: Api, seeded: Seeded) -> None:
+    later = _period(T0 + timedelta(days=30), T0 + timedelta(days=32))
+    figures = await _figures(api, seeded, later, _scope(seeded.task))
+    engagement = figures["engagement"]
+    assert (engagement["views"], engagement["starts"], engagement["submitted"]) == (0, 0, 0)
+    for ratio in ("viewRate", "completionRate", "abandonmentRate"):
+        assert engagement[ratio] is None
+    assert engagement["timeToComplete"] == {"count": 0, "mean": None, "median": None, "p90": None}
+    quality = figures["quality"]
+    for ratio in (
+        "approvalRate",
+        "rejectionRate",
+        "firstAttemptApprovalRate",
+        "revisionRate",
+        "disputeRate",
+        "meanClarity",
+        "meanFairness",
+        "repeatWorkerShare",
+    ):
+        assert quality[ratio] is None, ratio
+    assert figures["spending"]["costPerApprovedSubmission"] is None
+    assert figures["byCountry"] == []
+    # Two days from 10:00: three buckets, the first and the last cut at the period's ends.
+    assert [b["starts"] for b in figures["buckets"]] == [0, 0, 0]
+    assert figures["buckets"][0]["start"] == "2026-04-01T10:00:00+00:00"
+    assert figures["buckets"][1]["start"] == "2026-04-02T00:00:00+00:00"
+    assert figures["buckets"][-1]["end"] == "2026-04-03T10:00:00+00:00"
+    assert all(b["completionRate"] is None for b in figures["buckets"])
+    assert figures["workers"] == []
+
+
+async def test_another_accounts_scope_sees_nothing(api: Api, seeded: Seeded) -> None:
+    stranger = await new_requester(fund_minor=0, project=False)
+    day = _period(T0 - timedelta(hours=10), T0 + timedelta(hours=14))
+    data = await api.data(FIGURES, {"period": day, "scope": _scope(seeded.task)}, key=stranger.key)
+    figures = data["analytics"]
+    assert figures["engagement"]["starts"] == 0
+    assert figures["engagement"]["views"] == 0
+    assert figures["workers"] == []
+    assert figures["byCountry"] == []
+
+
+async def test_bad_periods_are_refused_with_their_field(api: Api, seeded: Seeded) -> None:
+    key = seeded.requester.key
+    cases = [
+        (_period(T0, T0 - timedelta(days=1)), ["period", "to"]),
+        (_period(T0, T0 + timedelta(days=500)), ["period"]),
+    ]
+    for period, field in cases:
+        body = await api.post(FIGURES, {"period": period}, key=key)
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+        assert error["extensions"]["userErrors"][0]["field"] == field
+    body = await api.post(
+        FIGURES,
+        {"period": _period(T0, T0 + timedelta(days=1)), "scope": {"taskId": "nope"}},
+        key=key,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
