@@ -44,6 +44,8 @@ class LedgerEntry(Entity):
         indexes = (
             Index(fields=("task_id", "id"), name="ledger_task_id"),
             Index(fields=("account_id", "id"), name="ledger_account_id"),
+            # The analytics' money: what moved in a period.
+            Index(fields=("account_id", "created_at"), name="ledger_account_created"),
             Index(fields=("worker_id", "task_id", "created_at"), name="ledger_worker_task_created"),
         )
         constraints = (

@@ -366,17 +366,28 @@ def _count_if(condition: str) -> str:
     return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
 
-def _buckets_cte(period: Period, params: Params) -> str:
-    rows = ", ".join(
-        f"({index}, {params.add(b.start, 'timestamptz')}, {params.add(b.end, 'timestamptz')})"
-        for index, b in enumerate(period.buckets)
+def _bucket_of(column: str, period: Period, params: Params) -> str:
+    """The index of the bucket a timestamp of the period falls in (0, 1, ...): PostgreSQL's
+    width_bucket (a binary search over the buckets' starts), on SQLite a CASE over them."""
+    if params.postgres:
+        bounds = params.add([b.start for b in period.buckets], "timestamptz[]")
+        return f"(width_bucket({column}, {bounds}) - 1)"
+    cases = " ".join(
+        f"WHEN {column} >= {params.add(b.start)} THEN {i}"
+        for i, b in reversed(list(enumerate(period.buckets)))
     )
-    return f"b(i, lo, hi) AS (VALUES {rows})"
+    return f"(CASE {cases} END)"
 
 
-def _started_in(scope: Scope, period: Period, params: Params) -> str:
-    """The cohort: the scope's submissions started in the period (s joined to t)."""
-    return f"{_scope(scope, params)} AND {_within('s.created_at', period, params)}"
+def _in_period(scope: Scope, period: Period, params: Params, alias: str = "s") -> str:
+    """The scope's rows of `alias` (submissions, ledger entries, joined to t) made in the
+    period: for submissions, the cohort. The account is said of the row too, for the
+    index on (account, time)."""
+    account = params.add(scope.account_id)
+    return (
+        f"{alias}.account_id = {account} AND {_scope(scope, params)} "
+        f"AND {_within(f'{alias}.created_at', period, params)}"
+    )
 
 
 async def _one(connection: BaseDBAsyncClient, sql: str, params: Params) -> dict[str, Any]:
@@ -413,7 +424,7 @@ async def engagement(scope: Scope, period: Period) -> Engagement:
         f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
         f"{_count_if(ABANDONED)} AS abandoned "
         "FROM submission s JOIN task t ON t.id = s.task_id "
-        f"WHERE {_started_in(scope, period, params)}",
+        f"WHERE {_in_period(scope, period, params)}",
         params,
     )
     return Engagement(
@@ -432,7 +443,7 @@ async def _durations(connection: BaseDBAsyncClient, scope: Scope, period: Period
     seconds = seconds_between("s.first_submitted_at", "s.created_at", postgres)
     inner = (
         f"SELECT {seconds} AS x FROM submission s JOIN task t ON t.id = s.task_id "
-        f"WHERE {_started_in(scope, period, params)} AND s.first_submitted_at IS NOT NULL"
+        f"WHERE {_in_period(scope, period, params)} AND s.first_submitted_at IS NOT NULL"
     )
     if postgres:
         row = await _one(
@@ -501,14 +512,14 @@ async def quality(scope: Scope, period: Period) -> Quality:
         "SUM(CASE WHEN EXISTS (SELECT 1 FROM review r WHERE r.submission_id = s.id AND "
         "r.decision = 'REJECTED') THEN 1 ELSE 0 END) AS rejections "
         "FROM submission s JOIN task t ON t.id = s.task_id "
-        f"WHERE {_started_in(scope, period, params)}",
+        f"WHERE {_in_period(scope, period, params)}",
         params,
     )
     params = Params(postgres)
     disputes = await connection.execute_query_dict(
         "SELECT d.status AS status, COUNT(*) AS n FROM dispute d "
         "JOIN submission s ON s.id = d.submission_id JOIN task t ON t.id = s.task_id "
-        f"WHERE {_started_in(scope, period, params)} GROUP BY d.status",
+        f"WHERE {_in_period(scope, period, params)} GROUP BY d.status",
         params.values,
     )
     params = Params(postgres)
@@ -528,7 +539,7 @@ async def quality(scope: Scope, period: Period) -> Quality:
         "SELECT c.worker_id, (SELECT COUNT(DISTINCT a.task_id) FROM submission a "
         f"WHERE a.account_id = {account} AND a.worker_id = c.worker_id) AS tasks FROM ("
         "SELECT DISTINCT s.worker_id FROM submission s JOIN task t ON t.id = s.task_id "
-        f"WHERE {_started_in(scope, period, params)}) c) k",
+        f"WHERE {_in_period(scope, period, params)}) c) k",
         params,
     )
     return Quality(
@@ -561,7 +572,7 @@ async def spending(scope: Scope, period: Period) -> Spending:
         f"SELECT SUM(CASE WHEN {spent} THEN l.amount_minor ELSE 0 END) AS spend, "
         f"SUM(CASE WHEN l.reason = '{LedgerReason.BONUS}' THEN l.amount_minor ELSE 0 END) "
         "AS bonuses FROM ledger_entry l JOIN task t ON t.id = l.task_id "
-        f"WHERE {_scope(scope, params)} AND {_within('l.created_at', period, params)}",
+        f"WHERE {_in_period(scope, period, params, 'l')}",
         params,
     )
     params = Params(postgres)
@@ -581,7 +592,7 @@ async def by_country(scope: Scope, period: Period) -> list[Share]:
     rows = await connection.execute_query_dict(
         "SELECT w.country AS k, COUNT(*) AS n FROM submission s "
         "JOIN task t ON t.id = s.task_id JOIN worker w ON w.id = s.worker_id "
-        f"WHERE {_started_in(scope, period, params)} GROUP BY w.country "
+        f"WHERE {_in_period(scope, period, params)} GROUP BY w.country "
         "ORDER BY n DESC, w.country",
         params.values,
     )
@@ -607,7 +618,7 @@ async def by_local_time(scope: Scope, period: Period, part: str) -> list[Share]:
             if part == "hour"
             else f"((CAST(strftime('%w', {local}) AS INTEGER) + 6) % 7 + 1)"
         )
-    where = _started_in(scope, period, params)
+    where = _in_period(scope, period, params)
     rows = await connection.execute_query_dict(
         f"SELECT {key} AS k, COUNT(*) AS n FROM submission s JOIN task t ON t.id = s.task_id "
         f"WHERE {where} GROUP BY 1",
@@ -648,31 +659,35 @@ async def buckets(scope: Scope, period: Period) -> list[BucketFigures]:
     connection = get_connection("default")
     postgres = is_postgres(connection)
 
-    async def per_bucket(select: str, source: str, column: str) -> dict[int, dict[str, Any]]:
+    async def per_bucket(select: str, source: str, account: bool) -> dict[int, dict[str, Any]]:
         params = Params(postgres)
-        cte = _buckets_cte(period, params)
+        index = _bucket_of("x.created_at", period, params)
+        where = (
+            _in_period(scope, period, params, "x")
+            if account
+            else f"{_scope(scope, params)} AND {_within('x.created_at', period, params)}"
+        )
         rows = await connection.execute_query_dict(
-            f"WITH {cte} SELECT b.i AS i, {select} FROM b JOIN {source} "
-            f"ON {column} >= b.lo AND {column} < b.hi JOIN task t ON t.id = x.task_id "
-            f"WHERE {_scope(scope, params)} GROUP BY b.i",
+            f"SELECT {index} AS i, {select} FROM {source} JOIN task t ON t.id = x.task_id "
+            f"WHERE {where} GROUP BY 1",
             params.values,
         )
         return {int(r["i"]): r for r in rows}
 
-    views = await per_bucket("COUNT(*) AS n", "task_view x", "x.created_at")
+    views = await per_bucket("COUNT(*) AS n", "task_view x", account=False)
     work = await per_bucket(
         "COUNT(*) AS starts, "
         f"{_count_if('x.first_submitted_at IS NOT NULL')} AS submitted, "
         f"{_count_if(f'x.state IN ({_states(ACCEPTED)})')} AS accepted, "
         f"{_count_if(f'x.state IN ({_states(REJECTED)})')} AS rejected",
         "submission x",
-        "x.created_at",
+        account=True,
     )
     money = await per_bucket(
         f"SUM(CASE WHEN x.to_bucket = '{LedgerBucket.TASK_SPENT}' THEN x.amount_minor "
         "ELSE 0 END) AS spend",
         "ledger_entry x",
-        "x.created_at",
+        account=True,
     )
     return [
         BucketFigures(
@@ -701,7 +716,7 @@ async def workers(scope: Scope, period: Period) -> list[WorkerFigures]:
         f"{_count_if(f's.state IN ({_states(REJECTED)})')} AS rejected, "
         f"AVG(CASE WHEN s.first_submitted_at IS NOT NULL THEN {seconds} END) AS mean "
         "FROM submission s JOIN task t ON t.id = s.task_id "
-        f"WHERE {_started_in(scope, period, params)} GROUP BY s.worker_id",
+        f"WHERE {_in_period(scope, period, params)} GROUP BY s.worker_id",
         params.values,
     )
     if not work:
@@ -710,9 +725,8 @@ async def workers(scope: Scope, period: Period) -> list[WorkerFigures]:
     params = Params(postgres)
     earnings = await connection.execute_query_dict(
         "SELECT l.worker_id AS w, SUM(l.amount_minor) AS n FROM ledger_entry l "
-        f"JOIN task t ON t.id = l.task_id WHERE {_scope(scope, params)} "
+        f"JOIN task t ON t.id = l.task_id WHERE {_in_period(scope, period, params, 'l')} "
         f"AND l.to_bucket = '{LedgerBucket.TASK_SPENT}' "
-        f"AND {_within('l.created_at', period, params)} "
         f"AND l.worker_id IN ({params.many(ids)}) GROUP BY l.worker_id",
         params.values,
     )
