@@ -5,6 +5,7 @@ a bonus; and an empty period, where every ratio is null."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,7 +38,7 @@ query ($period: AnalyticsPeriodInput!, $scope: AnalyticsScopeInput) {
     byDayOfWeek { key count }
     buckets { start end views starts submitted accepted rejected completionRate
       approvalRate spend { amount } }
-    workers { workerId starts submitted accepted rejected approvalRate
+    workers { workerId worker { country } starts submitted accepted rejected approvalRate
       meanSecondsToComplete earnings { amount } ruleFirings }
   }
 }
@@ -190,6 +191,7 @@ async def test_every_figure_of_a_task_equals_the_hand_computed_value(
     by_worker = {w["workerId"]: w for w in figures["workers"]}
     assert by_worker[w1] == {
         "workerId": w1,
+        "worker": {"country": "DE"},
         "starts": 1,
         "submitted": 1,
         "accepted": 1,
@@ -277,3 +279,29 @@ async def test_bad_periods_are_refused_with_their_field(api: Api, seeded: Seeded
         key=key,
     )
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_nested_workers_and_tasks_cost_no_query_each(api: Api, seeded: Seeded) -> None:
+    """The workers of a task with four and of a task with one: the same statements."""
+    document = """query ($period: AnalyticsPeriodInput!, $scope: AnalyticsScopeInput) {
+      analytics(period: $period, scope: $scope) { workers { worker { name country } } } }"""
+    day = _period(T0 - timedelta(hours=10), T0 + timedelta(hours=14))
+    log = logging.getLogger("tortoise.db_client")
+    counts = []
+    for task, workers in ((seeded.task, 4), (seeded.other_task, 1)):
+        await api.data(document, {"period": day, "scope": _scope(task)}, key=seeded.requester.key)
+        statements: list[logging.LogRecord] = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = statements.append  # type: ignore[method-assign]
+        log.setLevel(logging.DEBUG)
+        log.addHandler(handler)
+        try:
+            data = await api.data(
+                document, {"period": day, "scope": _scope(task)}, key=seeded.requester.key
+            )
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(logging.NOTSET)
+        assert len(data["analytics"]["workers"]) == workers
+        counts.append(len(statements))
+    assert counts[0] == counts[1]

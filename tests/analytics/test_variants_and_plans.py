@@ -17,7 +17,7 @@ from tests.graphql_client import Api
 COMPARE = """
 query ($g: String!, $period: AnalyticsPeriodInput!) {
   variantComparison(variantGroup: $g, period: $period) {
-    variants { taskId starts submitted decided accepted completionRate approvalRate }
+    variants { taskId task { title } starts submitted decided accepted completionRate approvalRate }
     againstControl { taskId
       completionRate { difference pValue interval { low high } }
       approvalRate { difference pValue interval { low high } } }
@@ -57,6 +57,7 @@ async def test_two_variants_side_by_side_with_a_p_value_and_an_interval(
         global_id("Task", variant.id),
     ]
     first, second = comparison["variants"]
+    assert (first["task"]["title"], second["task"]["title"]) == ("Label the picture", "Shorter")
     assert (first["starts"], first["submitted"], first["completionRate"]) == (8, 2, 25.0)
     assert (second["starts"], second["submitted"], second["completionRate"]) == (8, 6, 75.0)
     assert (first["decided"], first["accepted"], first["approvalRate"]) == (2, 1, 50.0)
