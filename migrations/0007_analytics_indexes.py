@@ -10,11 +10,11 @@ class Migration(migrations.Migration):
     operations = [
         ops.AddIndex(
             model_name='LedgerEntry',
-            index=Index(fields=['account_id', 'created_at'], name='ledger_account_created'),
+            index=Index(fields=['account_id', 'created_at', 'task_id', 'to_bucket', 'reason', 'amount_minor', 'worker_id'], name='ledger_account_created'),
         ),
         ops.AddIndex(
             model_name='Submission',
-            index=Index(fields=['account_id', 'created_at'], name='submission_account_started'),
+            index=Index(fields=['account_id', 'created_at', 'task_id', 'worker_id', 'state', 'first_submitted_at', 'revision_count', 'reviewed_at'], name='submission_account_started'),
         ),
         ops.AddIndex(
             model_name='Submission',

@@ -44,8 +44,14 @@ class LedgerEntry(Entity):
         indexes = (
             Index(fields=("task_id", "id"), name="ledger_task_id"),
             Index(fields=("account_id", "id"), name="ledger_account_id"),
-            # The analytics' money: what moved in a period.
-            Index(fields=("account_id", "created_at"), name="ledger_account_created"),
+            # The analytics' money: what moved in a period, read from the index alone.
+            Index(
+                fields=(
+                    *("account_id", "created_at", "task_id", "to_bucket", "reason"),
+                    *("amount_minor", "worker_id"),
+                ),
+                name="ledger_account_created",
+            ),
             Index(fields=("worker_id", "task_id", "created_at"), name="ledger_worker_task_created"),
         )
         constraints = (

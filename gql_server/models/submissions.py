@@ -68,8 +68,15 @@ class Submission(Entity):
             Index(fields=("state", "deadline_at"), name="submission_state_deadline"),
             Index(fields=("state", "auto_approve_at"), name="submission_state_auto_approve"),
             Index(fields=("account_id", "submitted_at"), name="submission_account_submitted"),
-            # The analytics' cohorts: work started in a period, of an account or a task.
-            Index(fields=("account_id", "created_at"), name="submission_account_started"),
+            # The analytics' cohorts: work started in a period, of an account (with what
+            # its figures read, so that the index alone answers them) or of a task.
+            Index(
+                fields=(
+                    *("account_id", "created_at", "task_id", "worker_id", "state"),
+                    *("first_submitted_at", "revision_count", "reviewed_at"),
+                ),
+                name="submission_account_started",
+            ),
             Index(fields=("task_id", "created_at"), name="submission_task_started"),
             Index(fields=("task_id", "proof_fingerprint"), name="submission_task_fingerprint"),
             # Completed work by completion time: audit sampling and the weekly report.

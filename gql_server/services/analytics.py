@@ -379,15 +379,27 @@ def _bucket_of(column: str, period: Period, params: Params) -> str:
     return f"(CASE {cases} END)"
 
 
-def _in_period(scope: Scope, period: Period, params: Params, alias: str = "s") -> str:
-    """The scope's rows of `alias` (submissions, ledger entries, joined to t) made in the
-    period: for submissions, the cohort. The account is said of the row too, for the
-    index on (account, time)."""
-    account = params.add(scope.account_id)
-    return (
-        f"{alias}.account_id = {account} AND {_scope(scope, params)} "
-        f"AND {_within(f'{alias}.created_at', period, params)}"
-    )
+def _narrows(scope: Scope) -> bool:
+    return any(v is not None for v in (scope.task_id, scope.project_id, scope.variant_group))
+
+
+def _tasks(scope: Scope, alias: str) -> str:
+    """The join to the rows' tasks, only when the scope is narrower than the account: a
+    row's own account_id says the rest, and lets the database read the (account, time)
+    index alone."""
+    return f" JOIN task t ON t.id = {alias}.task_id" if _narrows(scope) else ""
+
+
+def _in_period(
+    scope: Scope, period: Period, params: Params, alias: str = "s", column: str = "created_at"
+) -> str:
+    """The scope's rows of `alias` (submissions, ledger entries; joined by `_tasks`) whose
+    `column` falls in the period: for submissions started in it, the cohort."""
+    where = [f"{alias}.account_id = {params.add(scope.account_id)}"]
+    if _narrows(scope):
+        where.append(_scope(scope, params))
+    where.append(_within(f"{alias}.{column}", period, params))
+    return " AND ".join(where)
 
 
 async def _one(connection: BaseDBAsyncClient, sql: str, params: Params) -> dict[str, Any]:
@@ -423,7 +435,7 @@ async def engagement(scope: Scope, period: Period) -> Engagement:
         "SELECT COUNT(*) AS starts, "
         f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
         f"{_count_if(ABANDONED)} AS abandoned "
-        "FROM submission s JOIN task t ON t.id = s.task_id "
+        f"FROM submission s{_tasks(scope, 's')} "
         f"WHERE {_in_period(scope, period, params)}",
         params,
     )
@@ -442,7 +454,7 @@ async def _durations(connection: BaseDBAsyncClient, scope: Scope, period: Period
     params = Params(postgres)
     seconds = seconds_between("s.first_submitted_at", "s.created_at", postgres)
     inner = (
-        f"SELECT {seconds} AS x FROM submission s JOIN task t ON t.id = s.task_id "
+        f"SELECT {seconds} AS x FROM submission s{_tasks(scope, 's')} "
         f"WHERE {_in_period(scope, period, params)} AND s.first_submitted_at IS NOT NULL"
     )
     if postgres:
@@ -507,18 +519,15 @@ async def quality(scope: Scope, period: Period) -> Quality:
         f"{_count_if(f's.state IN ({_states(ACCEPTED)}) AND s.revision_count = 0')} AS first, "
         f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
         f"{_count_if('s.revision_count > 0')} AS revised, "
-        "COUNT(DISTINCT s.worker_id) AS workers, "
-        # Submissions ever rejected (a dispute contests a rejection): from the reviews.
-        "SUM(CASE WHEN EXISTS (SELECT 1 FROM review r WHERE r.submission_id = s.id AND "
-        "r.decision = 'REJECTED') THEN 1 ELSE 0 END) AS rejections "
-        "FROM submission s JOIN task t ON t.id = s.task_id "
+        "COUNT(DISTINCT s.worker_id) AS workers "
+        f"FROM submission s{_tasks(scope, 's')} "
         f"WHERE {_in_period(scope, period, params)}",
         params,
     )
     params = Params(postgres)
     disputes = await connection.execute_query_dict(
         "SELECT d.status AS status, COUNT(*) AS n FROM dispute d "
-        "JOIN submission s ON s.id = d.submission_id JOIN task t ON t.id = s.task_id "
+        f"JOIN submission s ON s.id = d.submission_id{_tasks(scope, 's')} "
         f"WHERE {_in_period(scope, period, params)} GROUP BY d.status",
         params.values,
     )
@@ -532,13 +541,16 @@ async def quality(scope: Scope, period: Period) -> Quality:
     )
     params = Params(postgres)
     account = params.add(scope.account_id)
+    # How many of the account's tasks each worker has taken: one row per task and worker
+    # in the slot counters, far fewer than their submissions.
     repeat = await _one(
         connection,
         "SELECT COUNT(*) AS workers, "
         f"{_count_if('k.tasks >= 2')} AS repeat_workers FROM ("
-        "SELECT c.worker_id, (SELECT COUNT(DISTINCT a.task_id) FROM submission a "
-        f"WHERE a.account_id = {account} AND a.worker_id = c.worker_id) AS tasks FROM ("
-        "SELECT DISTINCT s.worker_id FROM submission s JOIN task t ON t.id = s.task_id "
+        "SELECT c.worker_id, (SELECT COUNT(*) FROM task_worker_counter a JOIN task b ON "
+        f"b.id = a.task_id WHERE b.account_id = {account} AND a.worker_id = c.worker_id) "
+        "AS tasks FROM ("
+        f"SELECT DISTINCT s.worker_id FROM submission s{_tasks(scope, 's')} "
         f"WHERE {_in_period(scope, period, params)}) c) k",
         params,
     )
@@ -549,7 +561,10 @@ async def quality(scope: Scope, period: Period) -> Quality:
         first_attempt_accepted=_int(work.get("first")),
         submitted=_int(work.get("submitted")),
         revised=_int(work.get("revised")),
-        rejections=_int(work.get("rejections")),
+        # Every rejected, disputed or partly paid submission was rejected once, and so was
+        # an approved one whose rejection a dispute overturned.
+        rejections=_int(work.get("rejected"))
+        + next((_int(r["n"]) for r in disputes if r["status"] == DisputeStatus.OVERTURNED), 0),
         disputes={
             status: next((_int(r["n"]) for r in disputes if r["status"] == status), 0)
             for status in DisputeStatus
@@ -571,16 +586,16 @@ async def spending(scope: Scope, period: Period) -> Spending:
         connection,
         f"SELECT SUM(CASE WHEN {spent} THEN l.amount_minor ELSE 0 END) AS spend, "
         f"SUM(CASE WHEN l.reason = '{LedgerReason.BONUS}' THEN l.amount_minor ELSE 0 END) "
-        "AS bonuses FROM ledger_entry l JOIN task t ON t.id = l.task_id "
+        f"AS bonuses FROM ledger_entry l{_tasks(scope, 'l')} "
         f"WHERE {_in_period(scope, period, params, 'l')}",
         params,
     )
     params = Params(postgres)
     approved = await _one(
         connection,
-        "SELECT COUNT(*) AS n FROM submission s JOIN task t ON t.id = s.task_id "
-        f"WHERE {_scope(scope, params)} AND s.state IN ({_states(PAID_STATES)}) "
-        f"AND {_within('s.reviewed_at', period, params)}",
+        f"SELECT COUNT(*) AS n FROM submission s{_tasks(scope, 's')} "
+        f"WHERE {_in_period(scope, period, params, column='reviewed_at')} "
+        f"AND s.state IN ({_states(PAID_STATES)})",
         params,
     )
     return Spending(_int(money.get("spend")), _int(money.get("bonuses")), _int(approved.get("n")))
@@ -590,8 +605,8 @@ async def by_country(scope: Scope, period: Period) -> list[Share]:
     connection = get_connection("default")
     params = Params(is_postgres(connection))
     rows = await connection.execute_query_dict(
-        "SELECT w.country AS k, COUNT(*) AS n FROM submission s "
-        "JOIN task t ON t.id = s.task_id JOIN worker w ON w.id = s.worker_id "
+        f"SELECT w.country AS k, COUNT(*) AS n FROM submission s{_tasks(scope, 's')} "
+        "JOIN worker w ON w.id = s.worker_id "
         f"WHERE {_in_period(scope, period, params)} GROUP BY w.country "
         "ORDER BY n DESC, w.country",
         params.values,
@@ -620,7 +635,7 @@ async def by_local_time(scope: Scope, period: Period, part: str) -> list[Share]:
         )
     where = _in_period(scope, period, params)
     rows = await connection.execute_query_dict(
-        f"SELECT {key} AS k, COUNT(*) AS n FROM submission s JOIN task t ON t.id = s.task_id "
+        f"SELECT {key} AS k, COUNT(*) AS n FROM submission s{_tasks(scope, 's')} "
         f"WHERE {where} GROUP BY 1",
         params.values,
     )
@@ -667,9 +682,9 @@ async def buckets(scope: Scope, period: Period) -> list[BucketFigures]:
             if account
             else f"{_scope(scope, params)} AND {_within('x.created_at', period, params)}"
         )
+        join = _tasks(scope, "x") if account else " JOIN task t ON t.id = x.task_id"
         rows = await connection.execute_query_dict(
-            f"SELECT {index} AS i, {select} FROM {source} JOIN task t ON t.id = x.task_id "
-            f"WHERE {where} GROUP BY 1",
+            f"SELECT {index} AS i, {select} FROM {source}{join} WHERE {where} GROUP BY 1",
             params.values,
         )
         return {int(r["i"]): r for r in rows}
@@ -715,7 +730,7 @@ async def workers(scope: Scope, period: Period) -> list[WorkerFigures]:
         f"{_count_if(f's.state IN ({_states(ACCEPTED)})')} AS accepted, "
         f"{_count_if(f's.state IN ({_states(REJECTED)})')} AS rejected, "
         f"AVG(CASE WHEN s.first_submitted_at IS NOT NULL THEN {seconds} END) AS mean "
-        "FROM submission s JOIN task t ON t.id = s.task_id "
+        f"FROM submission s{_tasks(scope, 's')} "
         f"WHERE {_in_period(scope, period, params)} GROUP BY s.worker_id",
         params.values,
     )
@@ -725,7 +740,7 @@ async def workers(scope: Scope, period: Period) -> list[WorkerFigures]:
     params = Params(postgres)
     earnings = await connection.execute_query_dict(
         "SELECT l.worker_id AS w, SUM(l.amount_minor) AS n FROM ledger_entry l "
-        f"JOIN task t ON t.id = l.task_id WHERE {_in_period(scope, period, params, 'l')} "
+        f"{_tasks(scope, 'l')} WHERE {_in_period(scope, period, params, 'l')} "
         f"AND l.to_bucket = '{LedgerBucket.TASK_SPENT}' "
         f"AND l.worker_id IN ({params.many(ids)}) GROUP BY l.worker_id",
         params.values,
@@ -812,13 +827,18 @@ async def budget_plan(account_id: int) -> list[BudgetPlan]:
     """Every task of the account with money in it, by remaining budget, least first."""
     connection = get_connection("default")
     params = Params(is_postgres(connection))
+    # Added in the order the statement names them (SQLite's placeholders are positional).
+    spender = params.add(account_id)
     since = params.add(clock.now() - timedelta(days=RECENT_SPEND_DAYS))
+    account = params.add(account_id)
     rows = await connection.execute_query_dict(
         "SELECT t.id AS task, t.budget_minor AS budget, t.committed_minor AS committed, "
         "t.spent_minor AS spent, t.remaining_minor AS remaining, "
-        "(SELECT COALESCE(SUM(l.amount_minor), 0) FROM ledger_entry l WHERE l.task_id = t.id "
-        f"AND l.to_bucket = '{LedgerBucket.TASK_SPENT}' AND l.created_at >= {since}) AS recent "
-        f"FROM task t WHERE t.account_id = {params.add(account_id)} AND t.budget_minor > 0 "
+        "COALESCE(r.spend, 0) AS recent FROM task t LEFT JOIN ("
+        "SELECT l.task_id, SUM(l.amount_minor) AS spend FROM ledger_entry l "
+        f"WHERE l.account_id = {spender} AND l.created_at >= {since} "
+        f"AND l.to_bucket = '{LedgerBucket.TASK_SPENT}' GROUP BY l.task_id) r "
+        f"ON r.task_id = t.id WHERE t.account_id = {account} AND t.budget_minor > 0 "
         "ORDER BY t.remaining_minor, t.id",
         params.values,
     )
