@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import strawberry
@@ -57,14 +58,29 @@ class Analytics:
     request: strawberry.Private[_Request]
     bucket: AnalyticsBucketSize
     timezone: str = strawberry.field(description="The account's, which buckets are cut in.")
+    # The cohort's counts, read once for every group of figures selected that needs them.
+    counted: strawberry.Private[asyncio.Task[analytics.Cohort] | None] = None
+
+    def cohort(self) -> asyncio.Task[analytics.Cohort]:
+        if self.counted is None:
+            self.counted = asyncio.ensure_future(
+                analytics.cohort(self.request.scope, self.request.period)
+            )
+        return self.counted
 
     @strawberry.field
     async def engagement(self) -> Engagement:
-        return Engagement.of(await analytics.engagement(self.request.scope, self.request.period))
+        found = await analytics.engagement(
+            self.request.scope, self.request.period, await self.cohort()
+        )
+        return Engagement.of(found)
 
     @strawberry.field
     async def quality(self) -> Quality:
-        return Quality.of(await analytics.quality(self.request.scope, self.request.period))
+        found = await analytics.quality(
+            self.request.scope, self.request.period, await self.cohort()
+        )
+        return Quality.of(found)
 
     @strawberry.field
     async def spending(self, info: Info) -> Spending:
@@ -74,14 +90,14 @@ class Analytics:
 
     @strawberry.field(description="Starts by the worker's country, most first.")
     async def by_country(self) -> list[Share]:
-        found = await analytics.by_country(self.request.scope, self.request.period)
+        found = analytics.by_country(await self.cohort())
         return [Share.of(s) for s in found]
 
     @strawberry.field(
         description="Starts by local hour, 0 to 23.", directives=[ListSize(assumed_size=24)]
     )
     async def by_hour_of_day(self) -> list[Share]:
-        found = await analytics.by_local_time(self.request.scope, self.request.period, "hour")
+        found = analytics.by_local_time(await self.cohort(), "hour")
         return [Share.of(s) for s in found]
 
     @strawberry.field(
@@ -89,7 +105,7 @@ class Analytics:
         directives=[ListSize(assumed_size=7)],
     )
     async def by_day_of_week(self) -> list[Share]:
-        found = await analytics.by_local_time(self.request.scope, self.request.period, "dow")
+        found = analytics.by_local_time(await self.cohort(), "dow")
         return [Share.of(s) for s in found]
 
     @strawberry.field(
@@ -98,13 +114,17 @@ class Analytics:
     )
     async def buckets(self, info: Info) -> list[AnalyticsBucket]:
         currency = (await info.context.account()).currency
-        found = await analytics.buckets(self.request.scope, self.request.period)
+        found = await analytics.buckets(
+            self.request.scope, self.request.period, await self.cohort()
+        )
         return [AnalyticsBucket.of(b, currency) for b in found]
 
     @strawberry.field(description="Each worker with work started in the period.")
     async def workers(self, info: Info) -> list[WorkerPerformance]:
         currency = (await info.context.account()).currency
-        found = await analytics.workers(self.request.scope, self.request.period)
+        found = await analytics.workers(
+            self.request.scope, self.request.period, await self.cohort()
+        )
         return [WorkerPerformance.of(w, currency) for w in found]
 
 

@@ -26,6 +26,7 @@ of the zone.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -418,10 +419,166 @@ def _float(value: Any) -> float | None:
 # --- queries ----------------------------------------------------------------------------------
 
 
-async def engagement(scope: Scope, period: Period) -> Engagement:
+@dataclass(frozen=True)
+class Counts:
+    """What a group of the cohort's submissions add up to."""
+
+    starts: int = 0
+    submitted: int = 0
+    abandoned: int = 0
+    decided: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    first_attempt_accepted: int = 0
+    revised: int = 0
+    seconds_sum: float = 0.0
+    seconds_count: int = 0
+    workers: int = 0
+
+    @property
+    def mean_seconds(self) -> float | None:
+        return self.seconds_sum / self.seconds_count if self.seconds_count else None
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """The submissions started in the period, counted whole and by bucket, worker,
+    country, local hour and local weekday."""
+
+    total: Counts
+    buckets: dict[int, Counts]
+    workers: dict[int, Counts]
+    countries: dict[str, int]
+    hours: dict[int, int]
+    weekdays: dict[int, int]
+
+
+async def cohort(scope: Scope, period: Period) -> Cohort:
+    """Three grouped reads of the cohort, run at once on PostgreSQL (each on its own
+    connection): by bucket (the whole is their sum), by worker (with the worker's
+    country), and by local hour and weekday together (each is the sum over the other).
+    GROUPING SETS would read the rows once but sort them for every set: slower."""
     connection = get_connection("default")
     postgres = is_postgres(connection)
-    params = Params(postgres)
+    decided = (*ACCEPTED, *REJECTED)
+    aggregates = (
+        "COUNT(*) AS starts, "
+        f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
+        f"{_count_if(ABANDONED)} AS abandoned, "
+        f"{_count_if(f's.state IN ({_states(decided)})')} AS decided, "
+        f"{_count_if(f's.state IN ({_states(ACCEPTED)})')} AS accepted, "
+        f"{_count_if(f's.state IN ({_states(REJECTED)})')} AS rejected, "
+        f"{_count_if(f's.state IN ({_states(ACCEPTED)}) AND s.revision_count = 0')} AS first, "
+        f"{_count_if('s.revision_count > 0')} AS revised"
+    )
+
+    def local(params: Params) -> str:
+        if postgres:
+            return f"(s.created_at AT TIME ZONE {params.add(period.zone.key)})"
+        # SQLite knows no time zones: the period is cut into spans of one UTC offset
+        # (summer time changes it), and each start is shifted by its span's offset.
+        return _shifted("s.created_at", period, params)
+
+    async def grouped(
+        keys: str, count: int, params: Params, worker: bool = False
+    ) -> list[dict[str, Any]]:
+        # Placeholders are added in the order the statement names them (SQLite's are
+        # positional): the keys' first, then the cohort's.
+        seconds = seconds_between("s.first_submitted_at", "s.created_at", postgres)
+        timing = (
+            f", SUM(CASE WHEN s.first_submitted_at IS NOT NULL THEN {seconds} END) AS secs_sum"
+            if worker
+            else ""
+        )
+        join = " JOIN worker w ON w.id = s.worker_id" if worker else ""
+        return await connection.execute_query_dict(
+            f"SELECT {keys}, {aggregates}{timing} FROM submission s{_tasks(scope, 's')}{join} "
+            f"WHERE {_in_period(scope, period, params)} "
+            f"GROUP BY {', '.join(str(n + 1) for n in range(count))}",
+            params.values,
+        )
+
+    by_bucket = Params(postgres)
+    bucket_keys = f"{_bucket_of('s.created_at', period, by_bucket)} AS bucket"
+    by_worker = Params(postgres)
+    by_time = Params(postgres)
+    if postgres:
+        time_keys = (
+            f"EXTRACT(HOUR FROM {local(by_time)}) AS hour, "
+            f"EXTRACT(ISODOW FROM {local(by_time)}) AS dow"
+        )
+    else:
+        time_keys = (
+            f"CAST(strftime('%H', {local(by_time)}) AS INTEGER) AS hour, "
+            f"((CAST(strftime('%w', {local(by_time)}) AS INTEGER) + 6) % 7 + 1) AS dow"
+        )
+    reads = (
+        grouped(bucket_keys, 1, by_bucket),
+        grouped("s.worker_id AS worker_id, w.country AS country", 2, by_worker, worker=True),
+        grouped(time_keys, 2, by_time),
+    )
+    if postgres:
+        buckets_rows, worker_rows, time_rows = await asyncio.gather(*reads)
+    else:
+        buckets_rows, worker_rows, time_rows = [await read for read in reads]
+
+    def counts(row: dict[str, Any]) -> Counts:
+        return Counts(
+            starts=_int(row["starts"]),
+            submitted=_int(row["submitted"]),
+            abandoned=_int(row["abandoned"]),
+            decided=_int(row["decided"]),
+            accepted=_int(row["accepted"]),
+            rejected=_int(row["rejected"]),
+            first_attempt_accepted=_int(row["first"]),
+            revised=_int(row["revised"]),
+            seconds_sum=float(row.get("secs_sum") or 0),
+            # Each submitted start has a time to complete.
+            seconds_count=_int(row["submitted"]),
+        )
+
+    per_worker = {int(r["worker_id"]): counts(r) for r in worker_rows}
+    countries: dict[str, int] = {}
+    for row in worker_rows:
+        countries[str(row["country"])] = countries.get(str(row["country"]), 0) + _int(row["starts"])
+    hours: dict[int, int] = {}
+    weekdays: dict[int, int] = {}
+    for row in time_rows:
+        hours[int(row["hour"])] = hours.get(int(row["hour"]), 0) + _int(row["starts"])
+        weekdays[int(row["dow"])] = weekdays.get(int(row["dow"]), 0) + _int(row["starts"])
+    per_bucket = {int(r["bucket"]): counts(r) for r in buckets_rows if r["bucket"] is not None}
+    parts = list(per_worker.values())
+    total = Counts(
+        **{
+            name: sum(getattr(part, name) for part in parts)
+            for name in (
+                "starts",
+                "submitted",
+                "abandoned",
+                "decided",
+                "accepted",
+                "rejected",
+                "first_attempt_accepted",
+                "revised",
+                "seconds_sum",
+                "seconds_count",
+            )
+        },
+        workers=len(per_worker),
+    )
+    return Cohort(
+        total=total,
+        buckets=per_bucket,
+        workers=per_worker,
+        countries=countries,
+        hours=hours,
+        weekdays=weekdays,
+    )
+
+
+async def engagement(scope: Scope, period: Period, work: Cohort) -> Engagement:
+    connection = get_connection("default")
+    params = Params(is_postgres(connection))
     views = await _one(
         connection,
         "SELECT COUNT(*) AS views, COUNT(DISTINCT v.worker_id) AS viewers "
@@ -429,22 +586,12 @@ async def engagement(scope: Scope, period: Period) -> Engagement:
         f"WHERE {_scope(scope, params)} AND {_within('v.created_at', period, params)}",
         params,
     )
-    params = Params(postgres)
-    work = await _one(
-        connection,
-        "SELECT COUNT(*) AS starts, "
-        f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
-        f"{_count_if(ABANDONED)} AS abandoned "
-        f"FROM submission s{_tasks(scope, 's')} "
-        f"WHERE {_in_period(scope, period, params)}",
-        params,
-    )
     return Engagement(
         views=_int(views.get("views")),
         unique_viewers=_int(views.get("viewers")),
-        starts=_int(work.get("starts")),
-        submitted=_int(work.get("submitted")),
-        abandoned=_int(work.get("abandoned")),
+        starts=work.total.starts,
+        submitted=work.total.submitted,
+        abandoned=work.total.abandoned,
         time_to_complete=await _durations(connection, scope, period),
     )
 
@@ -505,25 +652,9 @@ async def _durations(connection: BaseDBAsyncClient, scope: Scope, period: Period
     )
 
 
-async def quality(scope: Scope, period: Period) -> Quality:
+async def quality(scope: Scope, period: Period, work: Cohort) -> Quality:
     connection = get_connection("default")
     postgres = is_postgres(connection)
-    params = Params(postgres)
-    decided = (*ACCEPTED, *REJECTED)
-    work = await _one(
-        connection,
-        "SELECT "
-        f"{_count_if(f's.state IN ({_states(decided)})')} AS decided, "
-        f"{_count_if(f's.state IN ({_states(ACCEPTED)})')} AS accepted, "
-        f"{_count_if(f's.state IN ({_states(REJECTED)})')} AS rejected, "
-        f"{_count_if(f's.state IN ({_states(ACCEPTED)}) AND s.revision_count = 0')} AS first, "
-        f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
-        f"{_count_if('s.revision_count > 0')} AS revised, "
-        "COUNT(DISTINCT s.worker_id) AS workers "
-        f"FROM submission s{_tasks(scope, 's')} "
-        f"WHERE {_in_period(scope, period, params)}",
-        params,
-    )
     params = Params(postgres)
     disputes = await connection.execute_query_dict(
         "SELECT d.status AS status, COUNT(*) AS n FROM dispute d "
@@ -555,15 +686,15 @@ async def quality(scope: Scope, period: Period) -> Quality:
         params,
     )
     return Quality(
-        decided=_int(work.get("decided")),
-        accepted=_int(work.get("accepted")),
-        rejected=_int(work.get("rejected")),
-        first_attempt_accepted=_int(work.get("first")),
-        submitted=_int(work.get("submitted")),
-        revised=_int(work.get("revised")),
+        decided=work.total.decided,
+        accepted=work.total.accepted,
+        rejected=work.total.rejected,
+        first_attempt_accepted=work.total.first_attempt_accepted,
+        submitted=work.total.submitted,
+        revised=work.total.revised,
         # Every rejected, disputed or partly paid submission was rejected once, and so was
         # an approved one whose rejection a dispute overturned.
-        rejections=_int(work.get("rejected"))
+        rejections=work.total.rejected
         + next((_int(r["n"]) for r in disputes if r["status"] == DisputeStatus.OVERTURNED), 0),
         disputes={
             status: next((_int(r["n"]) for r in disputes if r["status"] == status), 0)
@@ -601,45 +732,17 @@ async def spending(scope: Scope, period: Period) -> Spending:
     return Spending(_int(money.get("spend")), _int(money.get("bonuses")), _int(approved.get("n")))
 
 
-async def by_country(scope: Scope, period: Period) -> list[Share]:
-    connection = get_connection("default")
-    params = Params(is_postgres(connection))
-    rows = await connection.execute_query_dict(
-        f"SELECT w.country AS k, COUNT(*) AS n FROM submission s{_tasks(scope, 's')} "
-        "JOIN worker w ON w.id = s.worker_id "
-        f"WHERE {_in_period(scope, period, params)} GROUP BY w.country "
-        "ORDER BY n DESC, w.country",
-        params.values,
-    )
-    total = sum(_int(r["n"]) for r in rows)
-    return [Share(str(r["k"]), _int(r["n"]), total) for r in rows]
+def by_country(work: Cohort) -> list[Share]:
+    """Starts by the worker's country, most first."""
+    total = sum(work.countries.values())
+    ordered = sorted(work.countries.items(), key=lambda item: (-item[1], item[0]))
+    return [Share(country, count, total) for country, count in ordered]
 
 
-async def by_local_time(scope: Scope, period: Period, part: str) -> list[Share]:
+def by_local_time(work: Cohort, part: str) -> list[Share]:
     """Starts by local hour of day (`part` "hour": "0".."23") or ISO day of week ("dow":
     "1" Monday .. "7" Sunday), every key present, in order."""
-    connection = get_connection("default")
-    postgres = is_postgres(connection)
-    params = Params(postgres)
-    if postgres:
-        local = f"(s.created_at AT TIME ZONE {params.add(period.zone.key)})"
-        key = f"EXTRACT(HOUR FROM {local})" if part == "hour" else f"EXTRACT(ISODOW FROM {local})"
-    else:
-        # SQLite knows no time zones: the period is cut into spans of one UTC offset (summer
-        # time changes it), and each start is shifted by its span's offset.
-        local = _shifted("s.created_at", period, params)
-        key = (
-            f"CAST(strftime('%H', {local}) AS INTEGER)"
-            if part == "hour"
-            else f"((CAST(strftime('%w', {local}) AS INTEGER) + 6) % 7 + 1)"
-        )
-    where = _in_period(scope, period, params)
-    rows = await connection.execute_query_dict(
-        f"SELECT {key} AS k, COUNT(*) AS n FROM submission s{_tasks(scope, 's')} "
-        f"WHERE {where} GROUP BY 1",
-        params.values,
-    )
-    counts = {int(r["k"]): _int(r["n"]) for r in rows}
+    counts = work.hours if part == "hour" else work.weekdays
     keys = range(24) if part == "hour" else range(1, 8)
     total = sum(counts.values())
     return [Share(str(k), counts.get(k, 0), total) for k in keys]
@@ -670,7 +773,7 @@ def _shifted(column: str, period: Period, params: Params) -> str:
     return f"(CASE {cases} END)"
 
 
-async def buckets(scope: Scope, period: Period) -> list[BucketFigures]:
+async def buckets(scope: Scope, period: Period, work: Cohort) -> list[BucketFigures]:
     connection = get_connection("default")
     postgres = is_postgres(connection)
 
@@ -690,14 +793,6 @@ async def buckets(scope: Scope, period: Period) -> list[BucketFigures]:
         return {int(r["i"]): r for r in rows}
 
     views = await per_bucket("COUNT(*) AS n", "task_view x", account=False)
-    work = await per_bucket(
-        "COUNT(*) AS starts, "
-        f"{_count_if('x.first_submitted_at IS NOT NULL')} AS submitted, "
-        f"{_count_if(f'x.state IN ({_states(ACCEPTED)})')} AS accepted, "
-        f"{_count_if(f'x.state IN ({_states(REJECTED)})')} AS rejected",
-        "submission x",
-        account=True,
-    )
     money = await per_bucket(
         f"SUM(CASE WHEN x.to_bucket = '{LedgerBucket.TASK_SPENT}' THEN x.amount_minor "
         "ELSE 0 END) AS spend",
@@ -708,35 +803,23 @@ async def buckets(scope: Scope, period: Period) -> list[BucketFigures]:
         BucketFigures(
             bucket=bucket,
             views=_int(views.get(i, {}).get("n")),
-            starts=_int(work.get(i, {}).get("starts")),
-            submitted=_int(work.get(i, {}).get("submitted")),
-            accepted=_int(work.get(i, {}).get("accepted")),
-            rejected=_int(work.get(i, {}).get("rejected")),
+            starts=work.buckets.get(i, Counts()).starts,
+            submitted=work.buckets.get(i, Counts()).submitted,
+            accepted=work.buckets.get(i, Counts()).accepted,
+            rejected=work.buckets.get(i, Counts()).rejected,
             spend_minor=_int(money.get(i, {}).get("spend")),
         )
         for i, bucket in enumerate(period.buckets)
     ]
 
 
-async def workers(scope: Scope, period: Period) -> list[WorkerFigures]:
+async def workers(scope: Scope, period: Period, work: Cohort) -> list[WorkerFigures]:
     """Each worker with work started in the period: most submitted first."""
+    if not work.workers:
+        return []
     connection = get_connection("default")
     postgres = is_postgres(connection)
-    params = Params(postgres)
-    seconds = seconds_between("s.first_submitted_at", "s.created_at", postgres)
-    work = await connection.execute_query_dict(
-        "SELECT s.worker_id AS w, COUNT(*) AS starts, "
-        f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
-        f"{_count_if(f's.state IN ({_states(ACCEPTED)})')} AS accepted, "
-        f"{_count_if(f's.state IN ({_states(REJECTED)})')} AS rejected, "
-        f"AVG(CASE WHEN s.first_submitted_at IS NOT NULL THEN {seconds} END) AS mean "
-        f"FROM submission s{_tasks(scope, 's')} "
-        f"WHERE {_in_period(scope, period, params)} GROUP BY s.worker_id",
-        params.values,
-    )
-    if not work:
-        return []
-    ids = [int(r["w"]) for r in work]
+    ids = list(work.workers)
     params = Params(postgres)
     earnings = await connection.execute_query_dict(
         "SELECT l.worker_id AS w, SUM(l.amount_minor) AS n FROM ledger_entry l "
@@ -757,16 +840,16 @@ async def workers(scope: Scope, period: Period) -> list[WorkerFigures]:
     fired = {int(r["w"]): _int(r["n"]) for r in firings}
     found = [
         WorkerFigures(
-            worker_id=int(r["w"]),
-            starts=_int(r["starts"]),
-            submitted=_int(r["submitted"]),
-            accepted=_int(r["accepted"]),
-            rejected=_int(r["rejected"]),
-            mean_seconds=_float(r["mean"]),
-            earnings_minor=paid.get(int(r["w"]), 0),
-            rule_firings=fired.get(int(r["w"]), 0),
+            worker_id=worker,
+            starts=counts.starts,
+            submitted=counts.submitted,
+            accepted=counts.accepted,
+            rejected=counts.rejected,
+            mean_seconds=counts.mean_seconds,
+            earnings_minor=paid.get(worker, 0),
+            rule_firings=fired.get(worker, 0),
         )
-        for r in work
+        for worker, counts in work.workers.items()
     ]
     return sorted(found, key=lambda f: (-f.submitted, f.worker_id))
 
