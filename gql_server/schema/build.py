@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -12,6 +15,7 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from gql_server.resolvers.administration import AdministrationMutations, AdministrationQueries
 from gql_server.resolvers.analytics import AnalyticsQueries
@@ -34,10 +38,12 @@ from gql_server.resolvers.subscription import Subscription
 from gql_server.resolvers.task_admin import TaskAdminMutations, TaskOrganisationQueries
 from gql_server.resolvers.work import WorkMutations, WorkQueries
 from gql_server.schema.cost import QueryCost, declare_defaults, price_list
-from gql_server.schema.errors import ShapeErrors
+from gql_server.schema.errors import ShapeErrors, is_expected
 from gql_server.schema.parse_cache import ParserCache
 from gql_server.schema.scalars import SCALAR_MAP
 from gql_server.schema.strings import CheckStrings
+
+logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -82,9 +88,26 @@ Mutation = merge_types(
 )
 
 
+class ProductSchema(strawberry.Schema):
+    """Strawberry's schema, but the errors the API means to answer (a refused key, a bad
+    argument, a limit) are logged at DEBUG: only the unexpected reach the error log, each
+    with its traceback."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = []
+        for error in errors:
+            if is_expected(error):
+                logger.debug("answered: %s", error.message)
+            else:
+                unexpected.append(error)
+        super().process_errors(unexpected, execution_context)
+
+
 def build_schema() -> strawberry.Schema:
     declare_defaults(Query, Mutation)
-    built = strawberry.Schema(
+    built = ProductSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

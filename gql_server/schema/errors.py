@@ -122,6 +122,12 @@ def _client_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def is_expected(error: GraphQLError) -> bool:
+    """An error the API means to answer (access, input, limits): the client's to read,
+    not the operator's to investigate."""
+    return _is_safe(error)
+
+
 class ShapeErrors(MaskErrors):
     """Mask unexpected errors as INTERNAL; let access and input errors through as they are."""
 
@@ -165,5 +171,6 @@ __all__ = [
     "ShapeErrors",
     "Unauthenticated",
     "UserError",
+    "is_expected",
     "user_errors",
 ]

@@ -4,6 +4,7 @@ process for the module, whose tests each use their own account."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 import httpx
@@ -100,3 +101,21 @@ async def test_keys_that_cannot_be_read_answer_503_with_a_code(
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert "retry" in error["message"]
+
+
+async def test_only_unexpected_errors_reach_the_error_log(
+    api: Api, account: Requester, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, "strawberry.execution")
+    refused = await api.post("{ members { totalCount } }")
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    connection = Tortoise.get_connection("default")
+    await connection.execute_script("ALTER TABLE project RENAME TO project_away")
+    try:
+        failed = await api.post("{ projects { totalCount } }", key=account.key)
+    finally:
+        await connection.execute_script("ALTER TABLE project_away RENAME TO project")
+    assert failed["errors"][0]["extensions"]["code"] == "INTERNAL"
+    [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert logged.exc_info is not None
