@@ -28,6 +28,7 @@ from strawberry.types.unset import UnsetType
 
 from gql_server import db, http_answers
 from gql_server.body_limit import BodyLimit
+from gql_server.downloads import Downloads
 from gql_server.export import audit_export
 from gql_server.resolvers.context import Context, RequestPolicy
 from gql_server.resolvers.fan_out import SharedData
@@ -173,6 +174,7 @@ class GraphQLApp(GraphQL[Context, None]):
             principal=caller.principal if caller else None,
             policy=self.policy,
             address=_address(request),
+            base_url=str(request.base_url),
         )
         if caller is not None and caller.member is not None:
             context.loaders.member.prime(caller.member.id, caller.member)
@@ -287,6 +289,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/export/audits/{report}.csv", audit_export(principal_from_header)),
+            # Each running download may hold a connection of the pool: half of it at most.
+            *Downloads(principal_from_header, max(1, settings.db_pool_size // 2)).routes(),
         ],
         middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,

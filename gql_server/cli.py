@@ -116,6 +116,41 @@ def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_server.models import Account
+    from gql_server.services import exports
+    from gql_server.services.errors import ErrorCode, UseCaseError
+    from gql_server.services.global_ids import pk_of
+    from gql_server.tabular import Format, chunks
+
+    params = dict(item.partition("=")[::2] for item in args.filter)
+    account_id = pk_of(args.account, "Account")
+
+    async def work() -> None:
+        if account_id is None or not await Account.exists(id=account_id):
+            raise UseCaseError.single(ErrorCode.NOT_FOUND, f"No account {args.account!r}.")
+        report = await exports.report(account_id, exports.ExportKind(args.kind), params)
+        # Opened once the filter was found good, so that a bad one leaves no file behind.
+        output = (
+            await asyncio.to_thread(open, args.output, "wb")
+            if args.output != "-"
+            else sys.stdout.buffer
+        )
+        try:
+            async for chunk in chunks(report, Format(args.format)):
+                output.write(chunk.encode("utf-8"))
+        finally:
+            if output is not sys.stdout.buffer:
+                output.close()
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except UseCaseError as error:
+        print(f"gql-server: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 async def _prepare_embedded(settings: Settings) -> str | None:
     """For the embedded default: migrate, seed the demo on first start, return the demo key."""
     from gql_server.services.demo import seed_demo
@@ -155,6 +190,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 '-d \'{"query": "{ __typename me { __typename } }"}\''
             )
         sys.stdout.flush()
+    from gql_server.downloads import HideLinkSecrets
+
+    # uvicorn's logging configuration keeps the filters a logger already has.
+    logging.getLogger("uvicorn.access").addFilter(HideLinkSecrets())
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -229,6 +268,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "worker", help="Run the background process (sweeps, callbacks)."
     ).set_defaults(func=cmd_worker)
+    from gql_server.services.exports import ExportKind
+    from gql_server.tabular import Format
+
+    download = commands.add_parser(
+        "export", help="Write an export of an account (the file GET /export/... serves)."
+    )
+    download.add_argument("kind", choices=[k.value for k in ExportKind])
+    download.add_argument("--account", required=True, help="The account's global id.")
+    download.add_argument("--format", default=Format.CSV.value, choices=[f.value for f in Format])
+    download.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A filter parameter named as in the HTTP route, e.g. taskId=VGFzazox; repeatable.",
+    )
+    download.add_argument("--output", default="-", help="A file, or - for standard output.")
+    download.set_defaults(func=cmd_export)
     return parser
 
 

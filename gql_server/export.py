@@ -12,68 +12,26 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import Field, fields
-from datetime import date, datetime
-from typing import Any, get_args, get_type_hints
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from gql_server.models import Batch, Member
 from gql_server.services import audits
-from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, field_label
-from gql_server.services.global_ids import filter_pk, global_id, pk_type
+from gql_server.services.errors import UseCaseError
+from gql_server.services.exports import filter_from_params
+from gql_server.services.global_ids import global_id
 from gql_server.services.principals import MemberPrincipal, Principal
 
 Authenticate = Callable[[object], Awaitable[Principal | None]]
 _CHUNK = 500
 
 
-# How a query parameter's text becomes a filter value, by the field's type (else the type
-# itself parses it: an enum).
-_PARSERS: dict[type, Callable[[str], Any]] = {
-    datetime: datetime.fromisoformat,
-    date: date.fromisoformat,
-}
-
-
-def _value(field: Field[Any], kind: type, raw: str) -> Any:
-    type_name = pk_type(field)
-    if type_name is not None:
-        return filter_pk(raw, type_name, field.name)
-    label = field_label(field.name)
-    try:
-        value = _PARSERS.get(kind, kind)(raw)
-    except ValueError:
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, f"'{label}' is not valid: {raw!r}.", field.name
-        ) from None
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise UseCaseError.single(
-            ErrorCode.VALIDATION, f"'{label}' needs a UTC offset.", field.name
-        )
-    return value
-
-
 def audit_filter(params: Mapping[str, str]) -> audits.AuditFilter:
     """The domain's audit filter from query parameters named as in the API (its fields in
     camelCase, ids as global ids); every bad one is reported."""
-    hints = get_type_hints(audits.AuditFilter)
-    values: dict[str, Any] = {}
-    errors: list[FieldError] = []
-    for field in fields(audits.AuditFilter):
-        raw = params.get(field_label(field.name))
-        if raw is None:
-            continue
-        hint = hints[field.name]
-        kind = next((t for t in get_args(hint) if t is not type(None)), hint)
-        try:
-            values[field.name] = _value(field, kind, raw)
-        except UseCaseError as error:
-            errors.extend(error.errors)
-    if errors:
-        raise UseCaseError(errors)
-    return audits.AuditFilter(**values)
+    filtered: audits.AuditFilter = filter_from_params(audits.AuditFilter, params)
+    return filtered
 
 
 def _csv(rows: Iterable[Iterable[object]]) -> str:

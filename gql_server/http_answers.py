@@ -25,6 +25,8 @@ Invariants:
   4xx under either media type, as a GraphQL response with only `errors`, each coded; a 405
   says in `Allow` which methods would do.
 - Every answer says `Vary: Accept`: GET answers may be cached, and differ by Accept.
+- A download (`/export/...`) that cannot start answers JSON `{"error": {"code",
+  "message"}}` with the status of its code (`DOWNLOAD_REFUSALS`), never a bare status.
 """
 
 from __future__ import annotations
@@ -206,11 +208,43 @@ def refusal(status: int, message: str, media_type: str | None, method: str) -> A
     return Answer(status, CONTENT_TYPES[chosen], body, headers)
 
 
+# The status of a refused download (gql_server/downloads.py), by its code.
+DOWNLOAD_REFUSALS = {
+    "VALIDATION": 400,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "SERVICE_UNAVAILABLE": 503,
+}
+# How long a download refused for want of a free stream may wait before it tries again.
+BUSY_RETRY_SECONDS = 5
+
+
+def download_refusal(
+    code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Answer:
+    """The answer to a download that cannot start: `{"error": {"code", "message"}}` (and
+    `details`, one per bad parameter), the same body the audit CSV exports answer with,
+    with the status of its code."""
+    status = DOWNLOAD_REFUSALS[code]
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = AUTHENTICATE
+    if status == 503:
+        headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return Answer(status, JSON, {"error": error}, headers)
+
+
 __all__ = [
+    "DOWNLOAD_REFUSALS",
     "GRAPHQL_RESPONSE_JSON",
     "JSON",
     "REQUEST_ERROR_STATUS",
     "Answer",
+    "download_refusal",
     "graphql_answer",
     "is_request_error",
     "negotiate",

@@ -3,6 +3,7 @@
 from gql_server.models.accounts import Account, AdminActivity, ApiKey, Member, OperatorKey
 from gql_server.models.audits import Audit, AuditLock
 from gql_server.models.callbacks import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from gql_server.models.exports import ExportLink
 from gql_server.models.ledger import IdempotencyRecord, LedgerEntry
 from gql_server.models.projects import Batch, Project, Template
 from gql_server.models.quality import Restriction, Rule, RuleFiring, Skill, SkillValue, WorkerSkill
@@ -19,6 +20,7 @@ __all__ = [
     "AuditLock",
     "Batch",
     "Dispute",
+    "ExportLink",
     "IdempotencyRecord",
     "LedgerEntry",
     "Member",

@@ -158,6 +158,8 @@ class Context:
     policy: RequestPolicy = field(default_factory=RequestPolicy)
     # The client's address: callers without a key are rate-limited by it.
     address: str | None = None
+    # Where the request was sent (scheme, host, root path), for links back to this server.
+    base_url: str | None = None
     # What the operation costs (schema/cost.py), once priced.
     cost: int | None = None
 

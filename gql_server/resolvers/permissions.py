@@ -1,12 +1,20 @@
 """Who may call a field: reusable permission classes for roles and for workers, the
-refusal of every mutation sent with a read-only key, and who may introspect."""
+refusal of every mutation sent with a read-only key (but the declared few that only
+read), and who may introspect."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from graphql import DocumentNode, ExecutionResult, FieldNode, Visitor, visit
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    OperationDefinitionNode,
+    Visitor,
+    visit,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.types.graphql import OperationType
@@ -98,16 +106,40 @@ class FreshWebsocketCaller(SchemaExtension):
         yield
 
 
+# The mutations a read-only key may send, because they only read: a link to download an
+# export changes nothing but the link itself (which holds no data).
+READ_ONLY_MUTATIONS = frozenset({"createExportLink"})
+
+
+def _only_reads(document: DocumentNode | None, operation_name: str | None) -> bool:
+    """Whether the operation's root fields are all READ_ONLY_MUTATIONS. Anything but plain
+    fields at the root (a fragment) counts as changing something."""
+    if document is None:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name and o.name.value == operation_name)
+    ]
+    if len(chosen) != 1:
+        return False
+    selections = chosen[0].selection_set.selections
+    return all(isinstance(s, FieldNode) and s.name.value in READ_ONLY_MUTATIONS for s in selections)
+
+
 class ReadOnlyKeys(SchemaExtension):
     """A mutation sent with a read-only key is refused whole, FORBIDDEN, before anything of
     it runs: one check for the operation, so that no mutation, present or future, can
-    forget it."""
+    forget it. The one exception is declared: an operation of READ_ONLY_MUTATIONS only."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         principal = getattr(context.context, "principal", None)
-        if context.operation_type is OperationType.MUTATION and getattr(
-            principal, "read_only", False
+        if (
+            context.operation_type is OperationType.MUTATION
+            and getattr(principal, "read_only", False)
+            and not _only_reads(context.graphql_document, context.operation_name)
         ):
             context.result = ExecutionResult(
                 data=None,

@@ -5,7 +5,8 @@ Invariants:
   its member was not removed. Every request checks its key against the database, so a
   revocation, an expiry or a removal holds from the next request on, on every process.
 - A read-only key's member acts with its role for reading and makes no change at all
-  (the GraphQL layer refuses every mutation of such a key).
+  (the GraphQL layer refuses every mutation of such a key but those that only read,
+  `permissions.READ_ONLY_MUTATIONS`: a download link).
 - A member manages its own keys; an owner manages every key of its account's members.
   A key of another member is answered as not found to anybody else.
 - Rotating a key issues a replacement with the same name and read-only setting, and ends

@@ -8,13 +8,15 @@ from datetime import datetime
 from gql_server.models import Submission
 from gql_server.models.enums import SubmissionState
 from gql_server.models.vocabulary import PENDING_REVIEW_STATES
+from gql_server.services.global_ids import pk_field
 from gql_server.services.pagination import Page, PageRequest, SortKey, paginate
 
 
 @dataclass(frozen=True)
 class QueueFilter:
-    task_id: int | None = None
-    worker_id: int | None = None
+    # The APIs take and show these as global ids (the exports read them from query text).
+    task_id: int | None = pk_field("Task")
+    worker_id: int | None = pk_field("Worker")
     states: list[SubmissionState] = field(default_factory=lambda: list(PENDING_REVIEW_STATES))
     submitted_after: datetime | None = None
     submitted_before: datetime | None = None
