@@ -283,17 +283,19 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         key_rate_limits=settings.key_rate_limits,
         introspection=settings.introspection,
     )
+    # Each running download may hold a connection of the pool: half of it at most.
+    downloads = Downloads(principal_from_header, max(1, settings.db_pool_size // 2))
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/export/audits/{report}.csv", audit_export(principal_from_header)),
-            # Each running download may hold a connection of the pool: half of it at most.
-            *Downloads(principal_from_header, max(1, settings.db_pool_size // 2)).routes(),
+            *downloads.routes(),
         ],
         middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.downloads = downloads
     return app

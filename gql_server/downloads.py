@@ -21,7 +21,7 @@ Invariants:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 
 from starlette.requests import Request
@@ -65,17 +65,18 @@ class _Stream(StreamingResponse):
 
     def __init__(
         self,
-        body: AsyncIterator[str],
+        body: AsyncGenerator[str, None],
         headers: Mapping[str, str],
         media: str,
         release: Callable[[], None],
     ) -> None:
         super().__init__(body, headers=headers, media_type=media)
+        self._body = body
         self._release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            async with aclosing(self.body_iterator):  # type: ignore[type-var]
+            async with aclosing(self._body):
                 await super().__call__(scope, receive, send)
         finally:
             self._release()

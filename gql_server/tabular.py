@@ -29,7 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from enum import StrEnum
@@ -80,7 +80,7 @@ def _csv_text(value: Cell) -> str:
     return escape_cell(str(value))
 
 
-async def csv_chunks(report: Report) -> AsyncIterator[str]:
+async def csv_chunks(report: Report) -> AsyncGenerator[str, None]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, dialect="excel", lineterminator="\r\n")
     writer.writerow(report.columns)
@@ -100,7 +100,7 @@ async def csv_chunks(report: Report) -> AsyncIterator[str]:
         yield buffer.getvalue()
 
 
-async def jsonl_chunks(report: Report) -> AsyncIterator[str]:
+async def jsonl_chunks(report: Report) -> AsyncGenerator[str, None]:
     columns = list(report.columns)
     lines: list[str] = []
     size = 0
@@ -121,6 +121,6 @@ async def jsonl_chunks(report: Report) -> AsyncIterator[str]:
 WRITERS = {Format.CSV: csv_chunks, Format.JSONL: jsonl_chunks}
 
 
-def chunks(report: Report, kind: Format) -> AsyncIterator[str]:
+def chunks(report: Report, kind: Format) -> AsyncGenerator[str, None]:
     """The report's text in `kind`, chunk by chunk."""
     return WRITERS[kind](report)

@@ -124,6 +124,8 @@ OWNER_OWN         = _grid(U,        F,     F,     F,      F,      OK,   OWN,   F
 OWNER             = _grid(U,        F,     F,     F,      F,      OK,   NF,    F,        F)
 MEMBER            = _grid(U,        F,     OK,    OK,     OK,     OK,   NF,    F,        F)
 MEMBER_OWN        = _grid(U,        F,     OK,    OK,     OK,     OK,   OWN,   F,        F)
+# A mutation that only reads (permissions.READ_ONLY_MUTATIONS): read-only keys may send it.
+READ_OWN          = _grid(U,        F,     OK,    OK,     OK,     OK,   OWN,   OK,       F)
 OPERATOR          = _grid(U,        F,     F,     F,      F,      F,    F,     F,        OK)
 # simulateWorkers on a live account: every access check passes, the domain refuses.
 SANDBOX_ONLY      = _grid(U,        F,     F,     F,      Outcome.INVALID_STATE,
@@ -754,6 +756,14 @@ async def _create_api_key(w: World, c: Caller) -> Call:
     return Call({"name": w.name("key")}, count(models.ApiKey, member__account_id=w.a.account_id))
 
 
+async def _export_link(w: World, c: Caller) -> Call:
+    # A's task in the filter: B's link exports nothing of A (reviewQueue's rule).
+    return Call(
+        {"filter": {"taskId": w.ids["task"]}},
+        count(models.ExportLink, account_id=w.a.account_id),
+    )
+
+
 def _own_key(extra: dict[str, Any]) -> Prepare:
     """A key of the caller's own (the owner's for callers who are not A's members)."""
 
@@ -947,6 +957,7 @@ MUTATIONS: dict[str, MutationEntry] = {
     "changeMemberRole": MutationEntry(OWNER, _change_role),
     "removeMember": MutationEntry(OWNER, _remove_member),
     "createApiKey": MutationEntry(MEMBER_OWN, _create_api_key),
+    "createExportLink": MutationEntry(READ_OWN, _export_link),
     "revokeApiKey": MutationEntry(MEMBER, _own_key({})),
     "rotateApiKey": MutationEntry(MEMBER, _own_key({"gracePeriodSeconds": 0})),
     "registerWorker": MutationEntry(OPERATOR, _register_worker),
