@@ -27,6 +27,7 @@ from bench import (
     s4_bulk_review,
     s5_trivial_query,
     s6_scale,
+    s7_export,
     s8_analytics,
 )
 from bench.database import fresh_database, server_env
@@ -39,6 +40,7 @@ SCENARIOS = {
     "S4": s4_bulk_review,
     "S5": s5_trivial_query,
     "S6": s6_scale,
+    "S7": s7_export,
     "S8": s8_analytics,
 }
 

@@ -135,15 +135,20 @@ class Downloads:
                 "SERVICE_UNAVAILABLE",
                 "Too many downloads are running on this server; retry shortly.",
             )
+        # Taken before the first await, so that concurrent requests cannot all pass the check.
+        self.running += 1
         try:
             report = await exports.report(principal.account_id, kind, params)
         except UseCaseError as error:
+            self._released()
             details = [
                 {"parameter": field_label(e.field[-1]) if e.field else None, "message": e.message}
                 for e in error.errors
             ]
             return _refused("VALIDATION", str(error), details)
-        self.running += 1
+        except BaseException:
+            self._released()
+            raise
         filename = f"{kind.value}.{kind_format.value}"
         return _Stream(
             chunks(report, kind_format),

@@ -236,3 +236,35 @@ async def test_a_link_works_on_a_real_server_and_its_secret_is_not_logged(
         log = server.log.read_text()
         assert "GET /export/links/<secret>" in log
         assert secret not in log
+
+
+async def test_downloads_beyond_the_limit_are_told_to_retry(
+    app: Any, requester: Requester, database: Settings
+) -> None:
+    task = await _many(requester, 2500)
+    params = {"taskId": to_global_id("Task", task.id)}
+    limit = max(1, database.db_pool_size // 2)
+    gate, all_held = asyncio.Event(), asyncio.Event()
+    holding: list[int] = []
+
+    async def hold(recorded: Recorded) -> None:
+        if len(recorded.bodies) == 2:
+            holding.append(1)
+            if len(holding) == limit:
+                all_held.set()
+            await gate.wait()
+
+    running = [
+        asyncio.create_task(_call(app, "/export/submissions.csv", requester.key, params, hold))
+        for _ in range(limit)
+    ]
+    async with asyncio.timeout(30):
+        await all_held.wait()
+    busy = await _call(app, "/export/submissions.csv", requester.key, params)
+    assert busy.start["status"] == 503
+    assert (b"retry-after", b"5") in busy.start["headers"]
+    assert b'"code":"SERVICE_UNAVAILABLE"' in b"".join(busy.bodies)
+    gate.set()
+    for finished in await asyncio.gather(*running):
+        assert b"".join(finished.bodies).count(b"\r\n") == 2501
+    assert app.state.downloads.running == 0

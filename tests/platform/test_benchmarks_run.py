@@ -35,6 +35,8 @@ def test_the_benchmark_smoke_pass_runs_and_prints_its_table() -> None:
         "| S5 | trivial query",
         "| S6 | queue page p50",
         "| S6 | auditReport p50",
+        "| S7 | server memory growth exporting",
+        "| S7 | time to first byte",
         "| S8 | analytics dashboard p50",
         # Fan-out runs on both back ends (on SQLite one process only).
         "| S3 | commit-to-receipt p99, 10 subs, 1 proc",
