@@ -32,14 +32,17 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(env: dict[str, str], cwd: Path, timeout: float = 30.0) -> Iterator[str]:
-    """Yield the base URL of a server process; stop it on exit."""
+    """Yield the base URL of a server process; stop it on exit. Its output goes to
+    `server.log` in `cwd`: a pipe nobody reads would block a server that logs a lot."""
     port = free_port()
     process_env = {**os.environ, **env, "GQL_PORT": str(port), "GQL_HOST": "127.0.0.1"}
+    log_path = cwd / "server.log"
+    log = log_path.open("a")
     process = subprocess.Popen(
         [sys.executable, "-m", "gql_server", "serve"],
         cwd=cwd,
         env=process_env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -48,9 +51,7 @@ def running_server(env: dict[str, str], cwd: Path, timeout: float = 30.0) -> Ite
     try:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited early:\n{process.stdout.read() if process.stdout else ''}"
-                )
+                raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code in (200, 503):
                     break
@@ -67,8 +68,7 @@ def running_server(env: dict[str, str], cwd: Path, timeout: float = 30.0) -> Ite
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
+        log.close()
 
 
 # How long a test waits for a real process to answer before it fails.

@@ -1,0 +1,432 @@
+"""Fuzzing the whole schema from outside: schemathesis in GraphQL mode against a real server.
+
+Every root query and mutation of `schema.graphql` gets generated documents, positive
+(well-typed literals) and negative (literals that break their types), sent over HTTP by
+an account's owner, by a worker who did the account's work, and by an anonymous caller.
+The scalars' generators mix what a real client sends with what a careless or hostile one
+would: global ids of the account's own objects and of another account's, malformed ids
+and ids past 64 bits; amounts valid and not; dates inside and outside the years the
+databases hold; strings with control characters, thousands of characters long, or not
+ASCII.
+
+Whatever was sent, every answer is:
+- an HTTP status below 500 with a JSON object for its body;
+- free of errors coded INTERNAL and of the masked "Internal error.": bad input is the
+  client's fault and gets a client error;
+- coded: every error has `extensions.code`, so that a program can tell what went wrong.
+
+Afterwards the money of the fuzzed account is checked in SQL (tests/ledger_invariants.py),
+and the other account, whose ids the fuzzer sent too, has not changed at all.
+
+Bounded for CI: FUZZ_EXAMPLES examples per operation and generation mode for the owner
+(3 by default; the worker and the anonymous caller get a third as many, at least one),
+derandomized, so every run sends the same documents and a pass never rests on luck. Run
+longer locally with, e.g., `FUZZ_EXAMPLES=100`; set FUZZ_SEED to an integer to send other
+documents than CI does. A failure lists every operation that broke a rule, each with the
+document sent and the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from graphql import ArgumentNode, DocumentNode, Visitor, visit
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+from schemathesis.core.transport import Response
+from schemathesis.generation import GenerationMode
+from schemathesis.graphql import nodes
+from schemathesis.hooks import HookContext
+
+from gql_server import models
+from gql_server.models.enums import MemberRole, RestrictionKind, RestrictionScope
+from gql_server.services import (
+    audits,
+    batches,
+    review,
+    rules,
+    skills,
+    submissions,
+    task_lifecycle,
+    tasks,
+    webhook_endpoints,
+)
+from gql_server.services.global_ids import global_id
+from gql_server.services.restrictions import restrict_worker
+from gql_server.settings import Settings
+from tests.factories import (
+    Requester,
+    Worker,
+    answer,
+    new_requester,
+    new_task,
+    new_worker,
+    snapshot,
+)
+from tests.ledger_invariants import ledger_violations
+from tests.server import running_server
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
+SEED = os.environ.get("FUZZ_SEED")
+SCHEMA = schemathesis.graphql.from_path(ROOT / "schema.graphql")
+
+
+def server_env(database: Settings) -> dict[str, str]:
+    """Every setting of the fuzzed server, here and only here."""
+    env = {"DATABASE_URL": database.database_url, "GQL_BACKGROUND_IN_PROCESS": "false"}
+    if database.redis_url:
+        env["REDIS_URL"] = database.redis_url
+    return env
+
+
+@pytest.fixture(scope="module")
+def fuzzed_server(database: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(server_env(database), cwd=tmp_path_factory.mktemp("fuzz")) as base:
+        yield base
+
+
+# --- what the generators draw -------------------------------------------------------------
+
+# The global ids of real objects, filled by each test before it fuzzes (the generators are
+# registered once, when the module is imported, and read this at every draw).
+REAL_IDS: list[str] = []
+
+NODE_TYPES = [
+    *("Account", "ApiKey", "Audit", "Batch", "CallbackEvent", "Member", "Project"),
+    *("Restriction", "Rule", "RuleFiring", "Skill", "Submission", "Task", "Template"),
+    *("WebhookEndpoint", "Worker"),
+]
+
+
+def _encoded(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@st.composite
+def _real_id(draw: st.DrawFn) -> str:
+    return draw(st.sampled_from(REAL_IDS))
+
+
+_odd_pk = st.sampled_from(["0", "-1", "01", "1 ", "+1", "1e3", "", str(2**63 - 1), str(2**63)])
+IDS = st.one_of(
+    _real_id(),
+    _real_id(),
+    _real_id(),
+    st.builds(global_id, st.sampled_from(NODE_TYPES), st.integers(1, 10**6)),
+    st.builds(lambda t, pk: _encoded(f"{t}:{pk}"), st.sampled_from(NODE_TYPES), _odd_pk),
+    st.builds(global_id, st.sampled_from(NODE_TYPES), st.sampled_from([2**64, 10**40])),
+    st.sampled_from(["", "x", "====", "Task:1", "VGFzazo", "VGFzazox\n", "💥"]),
+    st.text(max_size=30),
+)
+
+INTS = st.one_of(
+    st.integers(0, 120),
+    st.sampled_from([-(2**31), -1, 0, 1, 99, 100, 101, 3600, 10_000, 10_001, 2**31 - 1]),
+    st.integers(-(2**31), 2**31 - 1),
+)
+
+STRINGS = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            *("", " ", "a\x00b", "bell\x07", "tab\tline\nfeed", "\u202eevil", "日本語のテキスト"),
+            *("😀", "%", "_", "\\", "'; DROP TABLE task; --", "DE", "US", "us", "XX"),
+            *("UTC", "America/Los_Angeles", "Mars/Olympus", "owner@example.test"),
+            *("https://hooks.example/fuzz", "http://127.0.0.1:9/", "ftp://x", "javascript:1"),
+            *("answer", "screenshot", "notes", "TEXT", "1.00"),
+        ]
+    ),
+    st.builds(
+        lambda piece, n: piece * n,
+        st.sampled_from(["a", "é", "😀", "\x01"]),
+        st.sampled_from([201, 256, 2049, 5001, 70_000]),
+    ),
+)
+
+AMOUNTS = st.one_of(
+    st.decimals(min_value=0, max_value=10**6, places=2).map(str),
+    st.sampled_from(
+        [
+            *("0.01", "1.00", "12.50", "100.00", "0", "0.00", "12.5", "12.505", "-1", "-0.01"),
+            *(
+                "abc",
+                "1.00\n",
+                " 1.00",
+                "1e3",
+                "1_000.00",
+                "\uff11.\uff10\uff10",
+                "NaN",
+                "Infinity",
+            ),
+            *("99999999999999999.99", "922337203685477580.8", "1" * 40 + ".00"),
+        ]
+    ),
+    st.text(alphabet="0123456789.-", max_size=14),
+)
+
+DATETIMES = st.one_of(
+    st.datetimes(
+        min_value=datetime(1900, 1, 2),
+        max_value=datetime(8999, 12, 30),
+        timezones=st.just(UTC),
+    ).map(datetime.isoformat),
+    st.datetimes().map(datetime.isoformat),
+    st.sampled_from(
+        [
+            *("9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+14:00", "2026-12-01T09:30:00Z"),
+            *("2026-02-30T00:00:00Z", "2026-12-01", "tomorrow", "", "2026-12-01T25:00:00Z"),
+            *("1900-01-01T00:00:00+01:00", "9000-12-31T23:59:59-12:00"),
+        ]
+    ),
+)
+
+DATES = st.one_of(
+    st.dates().map(lambda day: day.isoformat()),
+    st.sampled_from(["9999-12-31", "0001-01-01", "1900-01-01", "9000-12-31", "2026-13-01", "x"]),
+)
+
+# A connection takes `first`/`after` or `last`/`before`, and the generator nearly always
+# sends all four, which is refused before anything is read: most documents keep one pair
+# only, so that the lists' filters and orders reach the database too.
+_PAGING = {"first", "after", "last", "before"}
+
+
+class _KeepPaging(Visitor):
+    def __init__(self, kept: set[str]) -> None:
+        super().__init__()
+        self.dropped = _PAGING - kept
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> Any:
+        return self.REMOVE if node.name.value in self.dropped else None
+
+
+@SCHEMA.hook
+def flatmap_body(context: HookContext, body: DocumentNode) -> st.SearchStrategy[DocumentNode]:
+    kept = st.sampled_from([{"first", "after"}, {"last", "before"}, {"first"}, _PAGING])
+    return kept.map(lambda names: visit(body, _KeepPaging(names)))
+
+
+for name, strategy in {
+    "ID": IDS.map(nodes.String),
+    "String": STRINGS.map(nodes.String),
+    "Int": INTS.map(nodes.Int),
+    "Decimal": AMOUNTS.map(nodes.String),
+    "DateTime": DATETIMES.map(nodes.String),
+    "Date": DATES.map(nodes.String),
+}.items():
+    schemathesis.graphql.scalar(name, strategy)
+
+
+# --- the data the ids name ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seeded:
+    account: Requester
+    other: Requester
+    worker: Worker
+    ids: list[str]
+
+
+async def _work(account: Requester, worker: Worker) -> None:
+    """Tasks in every state and submissions in most, audits, rules and the rest."""
+    principal = account.principal
+    batch = await batches.create_batch(principal, f"Batch {worker.id}")
+    task = await new_task(account, budget="40.00", max_submissions_per_worker=20)
+    await new_task(account, publish=False, batch_id=batch.id)
+    await tasks.save_as_template(principal, task.id, "Template")
+    workers = [worker, await new_worker("US"), await new_worker("IN")]
+    made = []
+    for index in range(8):
+        started = await submissions.start_submission(workers[index % 3].principal, task.id)
+        made.append(started)
+        if index:
+            await submissions.submit_submission(workers[index % 3].principal, started.id, answer())
+    approved, rejected, revised = made[1], made[2], made[3]
+    await review.approve_submission(principal, approved.id)
+    await review.approve_submission(principal, made[4].id)
+    await review.reject_submission(principal, rejected.id, "Not what was asked.")
+    await submissions.dispute_rejection(workers[2].principal, rejected.id, "It was right.")
+    await review.request_revision(principal, revised.id, "Say more.")
+    await audits.start_audit(principal, approved.id)
+    skill = await skills.create_skill(principal, "Accuracy")
+    await rules.create_rule(
+        principal,
+        rules.RuleScope(project_id=account.project_id),
+        rules.RuleDraft(
+            "REVIEW_RESULTS",
+            None,
+            [{"metric": "REVIEWED_COUNT", "operator": "GTE", "value": 3}],
+            {"type": "SET_SKILL_FROM_ACCEPTED_PERCENT", "skill_id": skill.id},
+        ),
+    )
+    await restrict_worker(
+        principal,
+        worker_id=workers[1].id,
+        kind=RestrictionKind.SUSPENSION,
+        scope=RestrictionScope.TASK,
+        task_id=task.id,
+        project_id=None,
+        days=2,
+        reason="Too fast.",
+    )
+    await webhook_endpoints.create_endpoint(principal, f"https://hooks.example/{worker.id}")
+    paused = await new_task(account, budget="5.00")
+    await task_lifecycle.pause_task(principal, paused.id)
+    closed = await new_task(account, budget="3.00")
+    await task_lifecycle.close_task(principal, closed.id)
+
+
+async def _ids_of(account: Requester, worker_ids: set[int], keep_out: set[int]) -> list[str]:
+    """The global ids of every object of the account (but the keys in `keep_out`)."""
+    mine = {"account_id": account.account_id}
+    found = [global_id("Account", account.account_id)]
+    for type_name, model in {
+        "Task": models.Task,
+        "Submission": models.Submission,
+        "Project": models.Project,
+        "Batch": models.Batch,
+        "Template": models.Template,
+        "Skill": models.Skill,
+        "Rule": models.Rule,
+        "RuleFiring": models.RuleFiring,
+        "Restriction": models.Restriction,
+        "WebhookEndpoint": models.WebhookEndpoint,
+        "CallbackEvent": models.OutboxEvent,
+        "Audit": models.Audit,
+        "Member": models.Member,
+    }.items():
+        pks = await model.filter(**mine).values_list("id", flat=True)
+        found += [global_id(type_name, pk) for pk in pks]
+    keys = await models.ApiKey.filter(member__account_id=account.account_id).values_list(
+        "id", flat=True
+    )
+    found += [global_id("ApiKey", pk) for pk in keys if pk not in keep_out]
+    found += [global_id("Worker", pk) for pk in worker_ids]
+    return found
+
+
+async def _seed() -> Seeded:
+    account = await new_requester(fund_minor=100_000)
+    other = await new_requester(fund_minor=10_000)
+    worker = await new_worker()
+    await account.member(MemberRole.AUDITOR)
+    await account.member(MemberRole.VIEWER)
+    await _work(account, worker)
+    other_worker = await new_worker("FR")
+    other_task = await new_task(other, budget="5.00")
+    await submissions.start_submission(other_worker.principal, other_task.id)
+    worker_ids = set(
+        await models.Submission.filter(account_id=account.account_id).values_list(
+            "worker_id", flat=True
+        )
+    )
+    keep_out = {account.principal.api_key_id}
+    ids = await _ids_of(account, worker_ids, keep_out)
+    ids += await _ids_of(other, {other_worker.id}, set())
+    return Seeded(account, other, worker, ids)
+
+
+# --- the rules every answer keeps -------------------------------------------------------------
+
+
+def _problems(response: Response) -> list[str]:
+    if response.status_code >= 500:
+        return [f"HTTP {response.status_code}"]
+    content_type = response.headers.get("content-type") or [""]
+    if not content_type[0].startswith("application/json"):
+        return [f"content type {content_type}"]
+    try:
+        body = response.json()
+    except ValueError:
+        return ["a body that is not JSON"]
+    if not isinstance(body, dict):
+        return ["a body that is not a JSON object"]
+    found = []
+    for error in body.get("errors") or []:
+        code = (error.get("extensions") or {}).get("code")
+        if not code:
+            found.append(f"an error without a code: {error.get('message')!r}")
+        elif code == "INTERNAL" or error.get("message") == "Internal error.":
+            found.append(f"an INTERNAL error at {error.get('path')}")
+    return found
+
+
+def _fuzz(base: str, key: str | None, examples: int) -> list[str]:
+    """Fuzz every root query and mutation; one line per operation that broke a rule."""
+    session = requests.Session()
+    if key is not None:
+        session.headers["Authorization"] = f"Bearer {key}"
+    failures = []
+    operations = [result.ok() for result in SCHEMA.get_all_operations()]
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @settings(
+                max_examples=examples,
+                derandomize=SEED is None,
+                database=None,
+                deadline=None,
+                # The server's state moves on between examples, so a shrunk example would
+                # not fail the same way: the first failing document is the report.
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def run(case: Any) -> None:
+                response = case.call(base_url=f"{base}/graphql", session=session, timeout=60)
+                problems = _problems(response)
+                assert not problems, (
+                    f"{'; '.join(problems)}\n{case.body}\n"
+                    f"-> {response.status_code} {response.text[:1500]}"
+                )
+
+            if SEED is not None:
+                run = seed(int(SEED))(run)
+            try:
+                run()
+            except Exception as failure:
+                failures.append(f"{operation.label} ({mode.value}): {failure}")
+    session.close()
+    return failures
+
+
+async def _fuzz_as(seeded: Seeded, base: str, key: str | None, examples: int) -> None:
+    REAL_IDS[:] = seeded.ids
+    other_before = await snapshot(seeded.other.account_id)
+    failures = await asyncio.to_thread(_fuzz, base, key, examples)
+    assert not failures, f"{len(failures)} operations broke a rule:\n\n" + "\n\n".join(failures)
+    assert await ledger_violations([seeded.account.account_id, seeded.other.account_id]) == []
+    other_after = await snapshot(seeded.other.account_id)
+    # Records of idempotency keys are counted over all accounts: the fuzzed one made some.
+    other_before.pop("idempotency_records")
+    other_after.pop("idempotency_records")
+    assert other_after == other_before
+
+
+async def test_the_owner_gets_a_coded_client_error_for_anything(fuzzed_server: str) -> None:
+    seeded = await _seed()
+    await _fuzz_as(seeded, fuzzed_server, seeded.account.key, EXAMPLES)
+
+
+async def test_a_worker_gets_a_coded_client_error_for_anything(fuzzed_server: str) -> None:
+    seeded = await _seed()
+    await _fuzz_as(seeded, fuzzed_server, seeded.worker.key, max(1, EXAMPLES // 3))
+
+
+async def test_an_anonymous_caller_gets_a_coded_client_error_for_anything(
+    fuzzed_server: str,
+) -> None:
+    seeded = await _seed()
+    await _fuzz_as(seeded, fuzzed_server, None, max(1, EXAMPLES // 3))
