@@ -1,13 +1,15 @@
 """Fuzzing the whole schema from outside: schemathesis in GraphQL mode against a real server.
 
 Every root query and mutation of `schema.graphql` gets generated documents, positive
-(well-typed literals) and negative (literals that break their types), sent over HTTP by
-an account's owner, by a worker who did the account's work, and by an anonymous caller.
-The scalars' generators mix what a real client sends with what a careless or hostile one
-would: global ids of the account's own objects and of another account's, malformed ids
-and ids past 64 bits; amounts valid and not; dates inside and outside the years the
-databases hold; strings with control characters, thousands of characters long, or not
-ASCII.
+(well-typed literals) and negative (literals that break their types), half of them with
+their arguments sent as variables instead (some of those broken: a JSON number for a
+string, an unknown input field, a missing or null value), sent over HTTP by an account's
+owner, by a worker who did the account's work, and by an anonymous caller. The scalars'
+generators mix what a real client sends with what a careless or hostile one would:
+global ids of the account's own objects and of another account's (an id field named
+after a type mostly gets an id of that type), malformed ids and ids past 64 bits;
+amounts valid and not; dates inside and outside the years the databases hold; strings
+with control characters, thousands of characters long, or not ASCII.
 
 Whatever was sent, every answer is:
 - an HTTP status below 500 with a JSON object for its body;
@@ -19,7 +21,7 @@ Afterwards the money of the fuzzed account is checked in SQL (tests/ledger_invar
 and the other account, whose ids the fuzzer sent too, has not changed at all.
 
 Bounded for CI: FUZZ_EXAMPLES examples per operation and generation mode for the owner
-(3 by default; the worker and the anonymous caller get a third as many, at least one),
+(10 by default; the worker and the anonymous caller get a third as many, at least one),
 derandomized, so every run sends the same documents and a pass never rests on luck. Run
 longer locally with, e.g., `FUZZ_EXAMPLES=100`; set FUZZ_SEED to an integer to send other
 documents than CI does. A failure lists every operation that broke a rule, each with the
@@ -30,20 +32,39 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from random import Random
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
-from graphql import ArgumentNode, DocumentNode, Visitor, visit
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    FieldNode,
+    ListValueNode,
+    NameNode,
+    ObjectFieldNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    VariableDefinitionNode,
+    VariableNode,
+    Visitor,
+    parse,
+    parse_type,
+    print_ast,
+    value_from_ast_untyped,
+    visit,
+)
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
-from schemathesis.core.transport import Response
 from schemathesis.generation import GenerationMode
 from schemathesis.graphql import nodes
 from schemathesis.hooks import HookContext
@@ -61,7 +82,7 @@ from gql_server.services import (
     tasks,
     webhook_endpoints,
 )
-from gql_server.services.global_ids import global_id
+from gql_server.services.global_ids import from_global_id, global_id
 from gql_server.services.restrictions import restrict_worker
 from gql_server.settings import Settings
 from tests.factories import (
@@ -77,7 +98,7 @@ from tests.ledger_invariants import ledger_violations
 from tests.server import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 SEED = os.environ.get("FUZZ_SEED")
 SCHEMA = schemathesis.graphql.from_path(ROOT / "schema.graphql")
 
@@ -118,82 +139,76 @@ def _real_id(draw: st.DrawFn) -> str:
     return draw(st.sampled_from(REAL_IDS))
 
 
-_odd_pk = st.sampled_from(["0", "-1", "01", "1 ", "+1", "1e3", "", str(2**63 - 1), str(2**63)])
+def _edges_first(edges: list[Any], *others: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """One of `edges` half the time (where bugs live, and few examples find them), else
+    one of the others."""
+    return st.one_of(*([st.sampled_from(edges)] * len(others)), *others)
+
+
+_ODD_PKS = ["0", "-1", "01", "1 ", "+1", "1e3", "", str(2**63 - 1), str(2**63), str(10**40)]
 IDS = st.one_of(
     _real_id(),
     _real_id(),
     _real_id(),
     st.builds(global_id, st.sampled_from(NODE_TYPES), st.integers(1, 10**6)),
-    st.builds(lambda t, pk: _encoded(f"{t}:{pk}"), st.sampled_from(NODE_TYPES), _odd_pk),
-    st.builds(global_id, st.sampled_from(NODE_TYPES), st.sampled_from([2**64, 10**40])),
+    st.builds(
+        lambda t, pk: _encoded(f"{t}:{pk}"), st.sampled_from(NODE_TYPES), st.sampled_from(_ODD_PKS)
+    ),
     st.sampled_from(["", "x", "====", "Task:1", "VGFzazo", "VGFzazox\n", "💥"]),
     st.text(max_size=30),
 )
 
-INTS = st.one_of(
+INTS = _edges_first(
+    [-(2**31), -1, 0, 1, 2, 59, 60, 99, 100, 101, 3600, 3601, 10_000, 10_001, 2**31 - 1],
     st.integers(0, 120),
-    st.sampled_from([-(2**31), -1, 0, 1, 99, 100, 101, 3600, 10_000, 10_001, 2**31 - 1]),
     st.integers(-(2**31), 2**31 - 1),
 )
 
-STRINGS = st.one_of(
+STRINGS = _edges_first(
+    [
+        *("", " ", "a\x00b", "bell\x07", "tab\tline\nfeed", "\u202eevil", "日本語のテキスト"),
+        *("😀", "%", "_", "\\", "'; DROP TABLE task; --", "DE", "US", "us", "XX"),
+        *("UTC", "America/Los_Angeles", "Mars/Olympus", "owner@example.test"),
+        *("https://hooks.example/fuzz", "http://127.0.0.1:9/", "ftp://x", "javascript:1"),
+        *("answer", "screenshot", "notes", "TEXT", "1.00", "a" * 201, "é" * 256, "😀" * 2049),
+        *("x" * 5001, "y" * 70_000, "\x01" * 300),
+    ],
     st.text(max_size=40),
-    st.sampled_from(
-        [
-            *("", " ", "a\x00b", "bell\x07", "tab\tline\nfeed", "\u202eevil", "日本語のテキスト"),
-            *("😀", "%", "_", "\\", "'; DROP TABLE task; --", "DE", "US", "us", "XX"),
-            *("UTC", "America/Los_Angeles", "Mars/Olympus", "owner@example.test"),
-            *("https://hooks.example/fuzz", "http://127.0.0.1:9/", "ftp://x", "javascript:1"),
-            *("answer", "screenshot", "notes", "TEXT", "1.00"),
-        ]
-    ),
-    st.builds(
-        lambda piece, n: piece * n,
-        st.sampled_from(["a", "é", "😀", "\x01"]),
-        st.sampled_from([201, 256, 2049, 5001, 70_000]),
-    ),
+    st.builds(lambda piece, n: piece * n, st.sampled_from(["a", "é", "😀"]), st.integers(1, 3000)),
 )
 
-AMOUNTS = st.one_of(
+AMOUNTS = _edges_first(
+    [
+        *("0.01", "1.00", "12.50", "100.00", "0", "0.00", "12.5", "12.505", "-1", "-0.01"),
+        *("abc", "1.00\n", " 1.00", "1e3", "1_000.00", "\uff11.\uff10\uff10", "NaN"),
+        *("Infinity", "99999999999999999.99", "922337203685477580.8", "1" * 40 + ".00"),
+    ],
     st.decimals(min_value=0, max_value=10**6, places=2).map(str),
-    st.sampled_from(
-        [
-            *("0.01", "1.00", "12.50", "100.00", "0", "0.00", "12.5", "12.505", "-1", "-0.01"),
-            *(
-                "abc",
-                "1.00\n",
-                " 1.00",
-                "1e3",
-                "1_000.00",
-                "\uff11.\uff10\uff10",
-                "NaN",
-                "Infinity",
-            ),
-            *("99999999999999999.99", "922337203685477580.8", "1" * 40 + ".00"),
-        ]
-    ),
     st.text(alphabet="0123456789.-", max_size=14),
 )
 
-DATETIMES = st.one_of(
+DATETIMES = _edges_first(
+    [
+        *(
+            "9999-12-31T23:59:59+00:00",
+            "9999-12-31T23:59:59.999999-14:00",
+            "0001-01-01T00:00:00+14:00",
+        ),
+        *("9000-12-31T23:59:59-14:00", "1900-01-01T00:00:00+14:00", "8999-12-31T23:59:59Z"),
+        *("2026-12-01T09:30:00Z", "2026-12-01T09:30:00", "2026-02-30T00:00:00Z", "2026-12-01"),
+        *("tomorrow", "", "2026-12-01T25:00:00Z", "2026-12-01T09:30:00+23:59"),
+    ],
     st.datetimes(
         min_value=datetime(1900, 1, 2),
         max_value=datetime(8999, 12, 30),
         timezones=st.just(UTC),
     ).map(datetime.isoformat),
     st.datetimes().map(datetime.isoformat),
-    st.sampled_from(
-        [
-            *("9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+14:00", "2026-12-01T09:30:00Z"),
-            *("2026-02-30T00:00:00Z", "2026-12-01", "tomorrow", "", "2026-12-01T25:00:00Z"),
-            *("1900-01-01T00:00:00+01:00", "9000-12-31T23:59:59-12:00"),
-        ]
-    ),
 )
 
-DATES = st.one_of(
+DATES = _edges_first(
+    ["9999-12-31", "0001-01-01", "1900-01-01", "9000-12-31", "8999-12-31", "2026-13-01", "x"],
     st.dates().map(lambda day: day.isoformat()),
-    st.sampled_from(["9999-12-31", "0001-01-01", "1900-01-01", "9000-12-31", "2026-13-01", "x"]),
 )
 
 # A connection takes `first`/`after` or `last`/`before`, and the generator nearly always
@@ -201,20 +216,61 @@ DATES = st.one_of(
 # only, so that the lists' filters and orders reach the database too.
 _PAGING = {"first", "after", "last", "before"}
 
+# An id of the wrong type is refused before the rest of an input is looked at: an input
+# field or argument named after a type (`taskId`, `auditorId`, `invitedWorkerIds`) gets an
+# id of that type more often than by chance.
+_ID_WORDS = {
+    **{name[0].lower() + name[1:]: name for name in NODE_TYPES},
+    **{"auditor": "Member", "holder": "Member", "key": "ApiKey", "endpoint": "WebhookEndpoint"},
+    "event": "CallbackEvent",
+}
 
-class _KeepPaging(Visitor):
-    def __init__(self, kept: set[str]) -> None:
+
+def _id_type(name: str) -> str | None:
+    stem = name.removesuffix("s").removesuffix("Id")
+    if stem == name:
+        return None
+    for word, type_name in _ID_WORDS.items():
+        if stem == word or stem.endswith(word[0].upper() + word[1:]):
+            return type_name
+    return None
+
+
+class _Shape(Visitor):
+    """Keeps the paging arguments in `kept` only; puts real ids of the named type into id
+    fields, most of the time."""
+
+    def __init__(self, kept: set[str], rng: Random) -> None:
         super().__init__()
         self.dropped = _PAGING - kept
+        self.rng = rng
+
+    def _typed(self, node: Any) -> Any:
+        type_name = _id_type(node.name.value)
+        ids = [i for i in REAL_IDS if (from_global_id(i) or ("",))[0] == type_name]
+        if not ids or self.rng.random() < 0.15:
+            return None
+        if isinstance(node.value, StringValueNode):
+            value: Any = StringValueNode(value=self.rng.choice(ids))
+        elif isinstance(node.value, ListValueNode):
+            value = ListValueNode(
+                values=tuple(StringValueNode(value=self.rng.choice(ids)) for _ in node.value.values)
+            )
+        else:
+            return None
+        return node.__class__(name=node.name, value=value)
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> Any:
-        return self.REMOVE if node.name.value in self.dropped else None
+        return self.REMOVE if node.name.value in self.dropped else self._typed(node)
+
+    def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> Any:
+        return self._typed(node)
 
 
 @SCHEMA.hook
 def flatmap_body(context: HookContext, body: DocumentNode) -> st.SearchStrategy[DocumentNode]:
     kept = st.sampled_from([{"first", "after"}, {"last", "before"}, {"first"}, _PAGING])
-    return kept.map(lambda names: visit(body, _KeepPaging(names)))
+    return st.builds(lambda names, rng: visit(body, _Shape(names, rng)), kept, st.randoms())
 
 
 for name, strategy in {
@@ -341,14 +397,13 @@ async def _seed() -> Seeded:
 # --- the rules every answer keeps -------------------------------------------------------------
 
 
-def _problems(response: Response) -> list[str]:
-    if response.status_code >= 500:
-        return [f"HTTP {response.status_code}"]
-    content_type = response.headers.get("content-type") or [""]
-    if not content_type[0].startswith("application/json"):
-        return [f"content type {content_type}"]
+def _problems(status: int, content_type: str, text: str) -> list[str]:
+    if status >= 500:
+        return [f"HTTP {status}"]
+    if not content_type.startswith("application/json"):
+        return [f"content type {content_type!r}"]
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
         return ["a body that is not JSON"]
     if not isinstance(body, dict):
@@ -361,6 +416,79 @@ def _problems(response: Response) -> list[str]:
         elif code == "INTERNAL" or error.get("message") == "Internal error.":
             found.append(f"an INTERNAL error at {error.get('path')}")
     return found
+
+
+# --- the same documents with their arguments in variables -----------------------------------
+
+# Clients send variables, which are coerced by another path than literals (JSON values
+# into the scalars' parse_value): a JSON number where a string belongs, an unknown input
+# field, an unknown enum value, a null or a missing value for a required one.
+WRONG_JSON = st.sampled_from(
+    [5, 12.5, True, "5", "", "NOT_A_VALUE", [], {}, None, 2**63, -(2**63) - 1, 1e300]
+)
+
+
+@st.composite
+def _broken(draw: st.DrawFn, value: Any) -> Any:
+    """`value` with one wrong part, anywhere inside it."""
+    if isinstance(value, dict) and value and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(value)))
+        changed = dict(value)
+        how = draw(st.sampled_from(["inside", "missing", "unknown"]))
+        if how == "missing":
+            del changed[key]
+        elif how == "unknown":
+            changed["notAField"] = draw(WRONG_JSON)
+        else:
+            changed[key] = draw(_broken(value[key]))
+        return changed
+    if isinstance(value, list) and value and draw(st.booleans()):
+        index = draw(st.integers(0, len(value) - 1))
+        return [*value[:index], draw(_broken(value[index])), *value[index + 1 :]]
+    return draw(WRONG_JSON)
+
+
+def _with_variables(document: str, data: st.DataObject) -> tuple[str, dict[str, Any]]:
+    """The document with its root field's arguments moved into variables, some broken."""
+    parsed = parse(document)
+    operation = parsed.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    root = operation.selection_set.selections[0]
+    assert isinstance(root, FieldNode)
+    schema = SCHEMA.client_schema
+    root_type = schema.mutation_type if operation.operation.value == "mutation" else None
+    arguments = (root_type or schema.query_type).fields[root.name.value].args  # type: ignore[union-attr]
+    definitions, passed, variables = [], [], {}
+    for argument in root.arguments or ():
+        name = argument.name.value
+        variable = VariableNode(name=NameNode(value=name))
+        definitions.append(
+            VariableDefinitionNode(variable=variable, type=parse_type(str(arguments[name].type)))
+        )
+        passed.append(ArgumentNode(name=argument.name, value=variable))
+        value = value_from_ast_untyped(argument.value)
+        if data.draw(st.integers(0, 3), label=f"break ${name}") == 0:
+            value = data.draw(_broken(value))
+        if data.draw(st.integers(0, 9), label=f"leave ${name} out"):
+            variables[name] = value
+    root = FieldNode(
+        alias=root.alias,
+        name=root.name,
+        arguments=tuple(passed),
+        directives=root.directives,
+        selection_set=root.selection_set,
+    )
+    operation = OperationDefinitionNode(
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=tuple(definitions),
+        directives=operation.directives,
+        selection_set=SelectionSetNode(selections=(root,)),
+    )
+    return print_ast(DocumentNode(definitions=(operation, *parsed.definitions[1:]))), variables
+
+
+# --- the runs -------------------------------------------------------------------------------
 
 
 def _fuzz(base: str, key: str | None, examples: int) -> list[str]:
@@ -383,13 +511,24 @@ def _fuzz(base: str, key: str | None, examples: int) -> list[str]:
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=list(HealthCheck),
             )
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case: Any) -> None:
-                response = case.call(base_url=f"{base}/graphql", session=session, timeout=60)
-                problems = _problems(response)
+            @given(case=operation.as_strategy(generation_mode=mode), data=st.data())
+            def run(case: Any, data: st.DataObject) -> None:
+                if data.draw(st.booleans(), label="in variables"):
+                    document, variables = _with_variables(case.body, data)
+                    answer = session.post(
+                        f"{base}/graphql",
+                        json={"query": document, "variables": variables},
+                        timeout=60,
+                    )
+                    sent = f"{document}\nvariables: {json.dumps(variables)[:1500]}"
+                    content_type = answer.headers.get("content-type", "")
+                else:
+                    answer = case.call(base_url=f"{base}/graphql", session=session, timeout=60)
+                    sent = case.body
+                    content_type = (answer.headers.get("content-type") or [""])[0]
+                problems = _problems(answer.status_code, content_type, answer.text)
                 assert not problems, (
-                    f"{'; '.join(problems)}\n{case.body}\n"
-                    f"-> {response.status_code} {response.text[:1500]}"
+                    f"{'; '.join(problems)}\n{sent}\n-> {answer.status_code} {answer.text[:1500]}"
                 )
 
             if SEED is not None:
