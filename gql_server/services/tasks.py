@@ -439,9 +439,29 @@ TASK_SORT_KEYS = {
 }
 
 
+# The filter's texts, at most as long as the columns they are matched with (a longer one
+# could match nothing, and PostgreSQL refuses a parameter longer than its column).
+_FILTER_TEXT_LIMITS = {"variant_group": 100, "search": 200}
+
+
+def _check_filter_texts(task_filter: TaskFilter) -> None:
+    errors = [
+        FieldError(
+            ErrorCode.VALIDATION,
+            f"'{field_label(name)}' is longer than {limit} characters.",
+            ("filter", name),
+        )
+        for name, limit in _FILTER_TEXT_LIMITS.items()
+        if len(getattr(task_filter, name) or "") > limit
+    ]
+    if errors:
+        raise UseCaseError(errors)
+
+
 async def list_tasks(
     account_id: int, task_filter: TaskFilter, sort: str, descending: bool, page: PageRequest
 ) -> Page[Task]:
+    _check_filter_texts(task_filter)
     query = Task.filter(account_id=account_id)
     if task_filter.statuses:
         query = query.filter(status__in=task_filter.statuses)
