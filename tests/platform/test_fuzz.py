@@ -386,6 +386,8 @@ async def _seed() -> Seeded:
     other_worker = await new_worker("FR")
     other_task = await new_task(other, budget="5.00")
     await submissions.start_submission(other_worker.principal, other_task.id)
+    # Paused, so that no worker may start it: the fuzzing worker has no business there.
+    await task_lifecycle.pause_task(other.principal, other_task.id)
     worker_ids = set(
         await models.Submission.filter(account_id=account.account_id).values_list(
             "worker_id", flat=True
