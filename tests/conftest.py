@@ -23,15 +23,10 @@ from gql_server import db
 from gql_server.app import create_app
 from gql_server.clock import FrozenClock
 from gql_server.models import Task
-from gql_server.settings import DEFAULT_RATE_LIMITS, MAX_RATE_LIMIT, Settings, load_settings
+from gql_server.settings import Settings, load_settings
 from tests.factories import Requester, Worker, frozen_clock, new_requester, new_task, new_worker
 from tests.graphql_client import Api
-from tests.server import Http, running_server
-
-# Budgets no test spends: a test sends as many requests as its subject needs (the matrix
-# of access sends hundreds with one key), and callers without a key share one bucket
-# (their address, 127.0.0.1). The tests of rate limits set the budgets they test.
-SUITE_RATE_LIMITS = ",".join(f"{kind}={MAX_RATE_LIMIT}" for kind in DEFAULT_RATE_LIMITS)
+from tests.server import SUITE_RATE_LIMITS, Http, running_server
 
 
 def _with_database_name(url: str, name: str) -> str:

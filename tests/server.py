@@ -22,7 +22,13 @@ import redis
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
+from gql_server.settings import DEFAULT_RATE_LIMITS, MAX_RATE_LIMIT
 from tests.graphql_client import Api
+
+# Budgets no test spends: a test sends as many requests as its subject needs (the matrix
+# of access sends hundreds with one key), and callers without a key share one bucket
+# (their address, 127.0.0.1). The tests of rate limits set the budgets they test.
+SUITE_RATE_LIMITS = ",".join(f"{kind}={MAX_RATE_LIMIT}" for kind in DEFAULT_RATE_LIMITS)
 
 
 def free_port() -> int:

@@ -35,6 +35,12 @@ def _parse_datetime(value: object) -> datetime:
         raise ValueError(
             f'{value!r} is not an ISO 8601 date and time, e.g. "2026-12-01T09:30:00Z".'
         ) from None
+    # Without its offset a moment is ambiguous, and cannot be compared with the aware
+    # ones the server holds.
+    if moment.utcoffset() is None:
+        raise ValueError(
+            f'{value!r} has no UTC offset: add one, e.g. "2026-12-01T09:30:00Z" or "+02:00".'
+        )
     _in_range(moment.year, "DateTime")
     return moment
 
@@ -53,7 +59,7 @@ def _parse_date(value: object) -> date:
 SCALAR_MAP = {
     datetime: strawberry.scalar(
         name="DateTime",
-        description="Date with time (ISO 8601), between the years 1900 and 9000.",
+        description="Date and time with offset (ISO 8601), between the years 1900 and 9000.",
         serialize=lambda value: value.isoformat(),
         parse_value=_parse_datetime,
     ),

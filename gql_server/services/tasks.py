@@ -443,21 +443,30 @@ TASK_SORT_KEYS = {
 }
 
 
+# The filter's texts, at most as long as the columns they are matched with (a longer one
+# could match nothing, and PostgreSQL refuses a parameter longer than its column).
+# Nothing longer can match (the columns' lengths): refused before it reaches SQL.
+_FILTER_TEXT_LIMITS = {"variant_group": MAX_VARIANT_GROUP, "search": MAX_TITLE}
+
+
+def _check_filter_texts(task_filter: TaskFilter) -> None:
+    errors = [
+        FieldError(
+            ErrorCode.VALIDATION,
+            f"'{field_label(name)}' is longer than {limit} characters.",
+            ("filter", name),
+        )
+        for name, limit in _FILTER_TEXT_LIMITS.items()
+        if len(getattr(task_filter, name) or "") > limit
+    ]
+    if errors:
+        raise UseCaseError(errors)
+
+
 async def list_tasks(
     account_id: int, task_filter: TaskFilter, sort: str, descending: bool, page: PageRequest
 ) -> Page[Task]:
-    for name, value, longest in (
-        ("search", task_filter.search, MAX_TITLE),
-        ("variantGroup", task_filter.variant_group, MAX_VARIANT_GROUP),
-    ):
-        # Nothing longer can match: refused before it reaches SQL.
-        if value is not None and len(value) > longest:
-            raise UseCaseError.single(
-                ErrorCode.VALIDATION,
-                f"'{name}' is longer than {longest} characters.",
-                "filter",
-                name,
-            )
+    _check_filter_texts(task_filter)
     query = Task.filter(account_id=account_id)
     if task_filter.statuses:
         query = query.filter(status__in=task_filter.statuses)

@@ -1,7 +1,8 @@
 """Bad input of any kind gets a coded client error and changes nothing, never INTERNAL:
 control characters in any string, ids beyond 64 bits, dates beyond what the databases
-hold, over-long URLs, values that do not fit their variable's type, an amount with a
-trailing newline, and a balance past its cap. Each case is what a third-party client sent
+hold, moments without their UTC offset, over-long URLs and filters, values that do not
+fit their variable's type, an amount with a trailing newline, and a balance past its cap.
+Each case is what a third-party client (or the fuzz run, tests/platform/test_fuzz.py) sent
 to the server and got "Internal error." for."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gql_server.models import Account, LedgerEntry, Project
+from gql_server.models import Account, LedgerEntry, Project, Task
 from gql_server.schema.relay import to_global_id
 from gql_server.services.ledger import MAX_BALANCE_MINOR
 from tests.factories import Requester, new_task
@@ -117,6 +118,45 @@ async def test_dates_beyond_what_the_databases_hold_are_refused(
 ) -> None:
     codes = await _refused(api, requester.key, document, variables)
     assert codes[0] in ("BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED")
+
+
+async def test_a_moment_without_its_offset_is_refused(api: Api, requester: Requester) -> None:
+    # Found by the fuzz run: a task's expiry without an offset was compared with the
+    # server's aware clock, and the TypeError came back as INTERNAL.
+    task = {
+        "projectId": to_global_id("Project", requester.project_id or 0),
+        "title": "Label",
+        "instructions": "Say what it shows.",
+        "reward": "1.00",
+        "budget": "5.00",
+        "expiresAt": "2099-01-01T09:30:00",
+    }
+    document = "mutation ($i: CreateTaskInput!) { createTask(input: $i) { userErrors { code } } }"
+    before = await Task.filter(account_id=requester.account_id).count()
+    body = await api.post(document, {"i": task}, key=requester.key)
+    assert _codes(body) == ["BAD_USER_INPUT"], body
+    assert "UTC offset" in body["errors"][0]["message"]
+    literal = 'mutation { createApiKey(input: {expiresAt: "2099-01-01T09:30:00"}) { secret } }'
+    assert await _refused(api, requester.key, literal) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert await Task.filter(account_id=requester.account_id).count() == before
+
+
+async def test_a_task_filter_longer_than_its_column_is_refused(
+    api: Api, requester: Requester
+) -> None:
+    # Found by the fuzz run: PostgreSQL refused a variant group longer than its column
+    # (100) as a parameter, and the error came back as INTERNAL.
+    document = "query ($f: TaskFilter) { tasks(filter: $f) { totalCount } }"
+    for given, field in (
+        ({"variantGroup": "v" * 101}, "variantGroup"),
+        ({"search": "s" * 201}, "search"),
+    ):
+        body = await api.post(document, {"f": given}, key=requester.key)
+        assert _codes(body) == ["BAD_USER_INPUT"], body
+        (error,) = body["errors"][0]["extensions"]["userErrors"]
+        assert (error["code"], error["field"]) == ("VALIDATION", ["filter", field])
+    fits = await api.data(document, {"f": {"variantGroup": "v" * 100}}, key=requester.key)
+    assert fits["tasks"]["totalCount"] == 0
 
 
 async def test_variables_that_do_not_fit_their_type_are_bad_user_input(
