@@ -34,7 +34,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from enum import StrEnum
 
-Cell = None | bool | int | str
+Cell = None | bool | int | float | str
 # Text collected before it is handed on: large enough that a million rows are a few
 # thousand sends, small enough to be nothing in memory.
 CHUNK_CHARS = 32_000
@@ -77,7 +77,10 @@ def _csv_text(value: Cell) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return escape_cell(str(value))
+    if isinstance(value, int | float):
+        # A number is no formula: -5 stays -5.
+        return str(value)
+    return escape_cell(value)
 
 
 async def csv_chunks(report: Report) -> AsyncGenerator[str, None]:

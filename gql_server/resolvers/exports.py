@@ -25,16 +25,20 @@ class ExportMutations:
         self, info: Info, input: CreateExportLinkInput
     ) -> CreateExportLinkPayload:
         given = input.filter
+        period, scope = input.period, input.scope
         params = exports.params_of(
             {
-                "taskId": given.task_id,
-                "workerId": given.worker_id,
-                "states": list(given.states) if given.states else None,
-                "submittedAfter": given.submitted_after,
-                "submittedBefore": given.submitted_before,
+                "taskId": given.task_id if given else scope.task_id if scope else None,
+                "workerId": given.worker_id if given else None,
+                "states": list(given.states) if given and given.states else None,
+                "submittedAfter": given.submitted_after if given else None,
+                "submittedBefore": given.submitted_before if given else None,
+                "periodFrom": period.from_ if period else None,
+                "periodTo": period.to if period else None,
+                "bucket": period.bucket if period else None,
+                "projectId": scope.project_id if scope else None,
+                "variantGroup": scope.variant_group if scope else None,
             }
-            if given is not None
-            else {}
         )
 
         async def present(issued: exports.IssuedLink) -> dict[str, Any]:

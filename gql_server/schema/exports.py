@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 
 from gql_server import tabular
+from gql_server.schema.analytics import AnalyticsPeriodInput, AnalyticsScopeInput
 from gql_server.schema.errors import UserError
 from gql_server.schema.inputs import ReviewQueueFilter
 from gql_server.services import exports as domain
@@ -15,7 +16,11 @@ from gql_server.services import exports as domain
 ExportKind = strawberry.enum(
     domain.ExportKind,
     description="What an export holds. SUBMISSIONS: the submissions `reviewQueue(filter:)` "
-    "lists, one row each, with their responses, reviews, money and audit status.",
+    "lists, one row each, with their responses, reviews, money and audit status. The "
+    "analytics, for the scope and period of `analytics`: ANALYTICS_BUCKETS (a row a day or "
+    "week), ANALYTICS_WORKERS (a row a worker), ANALYTICS_DISTRIBUTIONS (starts by country, "
+    "local hour, weekday), VARIANTS (`variantComparison`, the group given as the scope's "
+    "variantGroup), BUDGET_PLAN (`budgetPlan`; no period needed).",
 )
 ExportFormat = strawberry.enum(
     tabular.Format,
@@ -30,6 +35,12 @@ class CreateExportLinkInput:
     format: ExportFormat = tabular.Format.CSV
     filter: ReviewQueueFilter | None = strawberry.field(
         default=None, description="The submissions to export, as for `reviewQueue`."
+    )
+    period: AnalyticsPeriodInput | None = strawberry.field(
+        default=None, description="For the analytics kinds: the period, as for `analytics`."
+    )
+    scope: AnalyticsScopeInput | None = strawberry.field(
+        default=None, description="For the analytics kinds: the scope, as for `analytics`."
     )
 
 

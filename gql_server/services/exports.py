@@ -30,6 +30,14 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from gql_server import clock
 from gql_server.models import ExportLink
 from gql_server.services import api_keys
+from gql_server.services.analytics_export import (
+    AnalyticsFilter,
+    buckets_report,
+    budget_plan_report,
+    distributions_report,
+    variants_report,
+    workers_report,
+)
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, field_label
 from gql_server.services.global_ids import filter_pk, pk_type
 from gql_server.services.principals import MemberPrincipal
@@ -43,6 +51,11 @@ LINK_LIFETIME = timedelta(minutes=5)
 
 class ExportKind(StrEnum):
     SUBMISSIONS = "submissions"
+    ANALYTICS_BUCKETS = "analytics-buckets"
+    ANALYTICS_WORKERS = "analytics-workers"
+    ANALYTICS_DISTRIBUTIONS = "analytics-distributions"
+    VARIANTS = "variants"
+    BUDGET_PLAN = "budget-plan"
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,11 @@ class KindOfExport:
 
 KINDS: dict[ExportKind, KindOfExport] = {
     ExportKind.SUBMISSIONS: KindOfExport(QueueFilter, submissions_report),
+    ExportKind.ANALYTICS_BUCKETS: KindOfExport(AnalyticsFilter, buckets_report),
+    ExportKind.ANALYTICS_WORKERS: KindOfExport(AnalyticsFilter, workers_report),
+    ExportKind.ANALYTICS_DISTRIBUTIONS: KindOfExport(AnalyticsFilter, distributions_report),
+    ExportKind.VARIANTS: KindOfExport(AnalyticsFilter, variants_report),
+    ExportKind.BUDGET_PLAN: KindOfExport(AnalyticsFilter, budget_plan_report),
 }
 
 

@@ -38,7 +38,8 @@ class Params:
 
 
 def seconds_between(later: str, earlier: str, postgres: bool) -> str:
-    """The seconds from `earlier` to `later` (two timestamp expressions), as a float."""
+    """The seconds from `earlier` to `later` (two timestamp expressions), as a float; on
+    SQLite to the millisecond, as far as `julianday` is exact."""
     if postgres:
         return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
