@@ -171,7 +171,8 @@ async def test_reports_under_many_aliases_are_refused(api: Api, account: Request
     )
     await _statements_of(api, account.key, "{ __typename }")
     baseline, _ = await _statements_of(api, account.key, "{ __typename }")
-    for document in (reports, dry_runs):
+    weeks = "{ " + " ".join(f"w{i}: auditWeeks {{ completedCount }}" for i in range(28)) + " }"
+    for document in (reports, weeks, dry_runs):
         statements, body = await _statements_of(api, account.key, document)
         assert body["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED", body
         assert statements == baseline

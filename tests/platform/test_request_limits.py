@@ -114,3 +114,15 @@ async def test_a_document_that_does_not_parse_says_so_with_its_code(
         [error] = await _errors(api, "{ tasks { ", account.key)
         assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
         assert error["message"].startswith("Syntax Error")
+
+
+async def test_circular_fragments_are_refused_before_anything_runs(
+    api: Api, account: Requester
+) -> None:
+    document = """query { ...A }
+      fragment A on Query { account { name } ...B }
+      fragment B on Query { ...A }"""
+    for _ in range(2):
+        errors = await _errors(api, document, account.key)
+        assert errors and errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        assert "Cannot spread fragment" in errors[0]["message"]
