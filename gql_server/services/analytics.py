@@ -830,9 +830,10 @@ async def workers(scope: Scope, period: Period, work: Cohort) -> list[WorkerFigu
     )
     params = Params(postgres)
     firings = await connection.execute_query_dict(
-        "SELECT f.worker_id AS w, COUNT(*) AS n FROM rule_firing f "
-        f"JOIN task t ON t.id = f.task_id WHERE {_scope(scope, params)} "
-        f"AND {_within('f.created_at', period, params)} "
+        # The account's firings, also of rules on a whole project (no task); a narrower
+        # scope counts those that name one of its tasks.
+        f"SELECT f.worker_id AS w, COUNT(*) AS n FROM rule_firing f{_tasks(scope, 'f')} "
+        f"WHERE {_in_period(scope, period, params, 'f')} "
         f"AND f.worker_id IN ({params.many(ids)}) GROUP BY f.worker_id",
         params.values,
     )
