@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import strawberry
@@ -12,6 +13,7 @@ from gql_server.schema.enums import ActorKind
 from gql_server.schema.errors import UserError
 from gql_server.schema.relay import Connection, Node, to_global_id
 from gql_server.schema.types import Info, Member, Project, Task, Worker
+from gql_server.services.principals import MemberPrincipal
 
 SkillScope = strawberry.enum(
     domain.SkillScope,
@@ -48,7 +50,17 @@ async def _member(info: Info, pk: int | None) -> Member | None:
 
 
 async def _worker(info: Info, pk: int) -> Worker:
-    return Worker.from_model(await info.context.loaders.worker.load(pk))
+    """The worker a restriction or a skill value names. An account may name any worker by
+    id (a ban or a qualification before their first task), but a worker's profile is shown
+    only to accounts they worked for, as node(id:) does: for the others the name and the
+    country are empty."""
+    worker = Worker.from_model(await info.context.loaders.worker.load(pk))
+    principal = info.context.principal
+    if isinstance(principal, MemberPrincipal):
+        history = await info.context.loaders.worker_history.load((principal.account_id, pk))
+        if history.submissions == 0:
+            return replace(worker, name="", country="")
+    return worker
 
 
 @strawberry.type(description="A named 0-100 value per worker, owned by the account.")

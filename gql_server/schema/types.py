@@ -97,8 +97,11 @@ class WorkerHistory:
 
 @strawberry.type
 class Worker(Node):
-    name: str
-    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+    name: str = strawberry.field(
+        description="Empty to an account the worker never worked for (named by id, in a "
+        "restriction or a skill value): a profile is shown to the accounts one worked for."
+    )
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code; empty as the name is.")
     pk: strawberry.Private[int]
 
     @strawberry.field(

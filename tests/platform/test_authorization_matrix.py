@@ -784,12 +784,6 @@ async def test_queries_and_refused_mutations_over_a_websocket(world: World, serv
     assert problems == [], "\n".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Found, not fixed: restrictWorker and setWorkerSkill take any worker's id, and "
-    "their payloads (and then `restrictions`, `workerSkills`) show that worker's name and "
-    "country to a member of an account the worker never worked for, which node(id:) hides.",
-)
 async def test_naming_a_worker_shows_b_nothing_of_a_worker_it_never_saw(world: World) -> None:
     key = world.keys[Caller.OTHER]
     # A worker of A's own, so that what B does to it touches no other test's data.
