@@ -3,6 +3,14 @@
 from gql_server.models.accounts import Account, AdminActivity, ApiKey, Member, OperatorKey
 from gql_server.models.audits import Audit, AuditLock
 from gql_server.models.callbacks import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from gql_server.models.conversations import (
+    Announcement,
+    AnnouncementRecipient,
+    FaqEntry,
+    InstructionRevision,
+    Thread,
+    ThreadMessage,
+)
 from gql_server.models.ledger import IdempotencyRecord, LedgerEntry
 from gql_server.models.projects import Batch, Project, Template
 from gql_server.models.quality import Restriction, Rule, RuleFiring, Skill, SkillValue, WorkerSkill
@@ -14,12 +22,16 @@ from gql_server.models.workers import Worker
 __all__ = [
     "Account",
     "AdminActivity",
+    "Announcement",
+    "AnnouncementRecipient",
     "ApiKey",
     "Audit",
     "AuditLock",
     "Batch",
     "Dispute",
+    "FaqEntry",
     "IdempotencyRecord",
+    "InstructionRevision",
     "LedgerEntry",
     "Member",
     "OperatorKey",
@@ -40,6 +52,8 @@ __all__ = [
     "TaskView",
     "TaskWorkerCounter",
     "Template",
+    "Thread",
+    "ThreadMessage",
     "WebhookDelivery",
     "WebhookEndpoint",
     "Worker",

@@ -21,6 +21,7 @@ from gql_server.resolvers.administration import AdministrationMutations, Adminis
 from gql_server.resolvers.analytics import AnalyticsQueries
 from gql_server.resolvers.audits import AuditMutations, AuditQueries
 from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
+from gql_server.resolvers.conversations import ConversationMutations, ConversationQueries
 from gql_server.resolvers.fan_out import SharingExecutor
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
 from gql_server.resolvers.nodes import missing_loaders, node_types
@@ -70,6 +71,7 @@ Query = merge_types(
         TaskOrganisationQueries,
         RateLimitQueries,
         AnalyticsQueries,
+        ConversationQueries,
     ),
 )
 Mutation = merge_types(
@@ -84,6 +86,7 @@ Mutation = merge_types(
         QualityMutations,
         RuleMutations,
         AdministrationMutations,
+        ConversationMutations,
     ),
 )
 
