@@ -658,7 +658,8 @@ class ThreadSummary:
     # Seconds from a question to the team's first answer (answered questions only).
     median_first_response_seconds: float | None
     # Of the questions answered, or unanswered past their first due time: those answered
-    # within the response target they were asked under, in percent.
+    # before the due time of the target they were asked under (at the due time a thread is
+    # overdue already), in percent.
     answered_within_target: float | None
     # (task id, questions), the most asked first.
     per_task: list[tuple[int, int]]
@@ -682,7 +683,7 @@ async def summary(
         asked = asked.filter(asked_at__lt=end)
     answered = asked.filter(first_response_seconds__isnull=False)
     answered_count = await answered.count()
-    within = await answered.filter(first_response_seconds__lte=F("response_target_seconds")).count()
+    within = await answered.filter(first_response_seconds__lt=F("response_target_seconds")).count()
     missed_unanswered = await asked.filter(
         first_response_seconds__isnull=True, first_due_at__lte=now
     ).count()
