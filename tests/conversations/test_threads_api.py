@@ -25,9 +25,9 @@ from tests.conversations.documents import (
 )
 from tests.factories import (
     Requester,
+    api_funded_draft,
     api_open_task,
     api_review,
-    api_funded_draft,
     api_start_and_submit,
     api_task_action,
     new_worker,
