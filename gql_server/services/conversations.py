@@ -430,11 +430,16 @@ async def message_worker(
 async def post_review_note(
     work: UnitOfWork, account_id: int, member_id: int, submission_id: int, note: str
 ) -> None:
-    """Deliver a review's note to the worker's thread of the submission (the latest one not
-    closed, or a new one); call inside the review's unit of work."""
+    """Deliver a review's note to the worker's thread of the submission (the latest one
+    that takes messages, or a new one, so that a note never fails its review); call inside
+    the review's unit of work."""
     submission = await Submission.get(id=submission_id, account_id=account_id)
     thread = (
-        await Thread.filter(submission_id=submission.id, state__not=ThreadState.CLOSED)
+        await Thread.filter(
+            submission_id=submission.id,
+            state__not=ThreadState.CLOSED,
+            message_count__lt=MAX_MESSAGES_PER_THREAD,
+        )
         .order_by("-last_message_at", "-id")
         .first()
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from gql_server.clock import FrozenClock
 from gql_server.models import Thread, ThreadMessage
-from gql_server.services import conversations
+from gql_server.services import conversations, streams
 from gql_server.services.global_ids import pk_of
 from tests.conversations.documents import (
     ASK,
@@ -132,8 +132,13 @@ async def test_an_unanswered_question_turns_overdue_after_24_hours_and_a_reply_c
     assert await counts() == (1, 1)
     assert await overdue_ids() == [thread["id"]]
     # The sweep marks it once, for the live stream; the next pass finds nothing new.
+    channel = streams.task_threads_channel(pk_of(task_id, "Task"))
+    before = await streams.latest_version(channel)
     assert await conversations.mark_overdue() == 1
     assert await conversations.mark_overdue() == 0
+    (message,) = await streams.replay(channel, before) or []
+    assert message.state["overdue"] == 1
+    assert [change["change"] for change in message.changes] == ["overdue"]
 
     replied = await api.data(TEAM_REPLY, {"t": thread["id"], "b": "No, retake it."}, key=owner)
     assert replied["replyToThread"]["thread"]["overdue"] is False
