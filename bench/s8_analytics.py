@@ -1,6 +1,7 @@
 """S8, the account's analytics dashboard at scale: one `analytics` query over the whole
-account for the last 70 days (the span `data.load_work` spreads its work over, by day) (engagement with its percentiles, quality, money, the three
-distributions, the daily buckets and the workers) and the budget plan, over 1,000,000
+account for the last 70 days (the span `data.load_work` spreads its work over, by day)
+(engagement with its percentiles, quality, money, the three distributions, the daily
+buckets and the workers) and the budget plan, over 1,000,000
 submissions (half pending, half approved) against 10,000 in the same run.
 
 Loaded by `data.load_work`, one account per size in the run's database, one server
