@@ -5,6 +5,7 @@ the thanks note of an approval; the question.asked callback; the figures."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -414,3 +415,46 @@ async def test_a_question_writes_the_question_asked_callback(api: Api, account: 
     assert data["thread_id"] == thread["id"] and data["task_id"] == task_id
     assert data["worker_id"] == worker.global_id
     assert data["question"] == "Can I skip step 2?"
+
+
+DASHBOARD = (
+    "query ($t: ID!) { threads(filter: {taskId: $t}, first: 50) { edges { node { id state "
+    "overdue worker { id country } task { title } messages { author body member { name } } } } } }"
+)
+
+
+async def test_a_page_of_threads_costs_the_same_statements_whatever_its_size(
+    api: Api, account: Requester
+) -> None:
+    owner = account.key
+    task_id = await api_open_task(api, owner)
+
+    class Count(logging.Handler):
+        statements = 0
+
+        def emit(self, record: logging.LogRecord) -> None:
+            Count.statements += 1
+
+    log = logging.getLogger("tortoise.db_client")
+
+    async def statements() -> int:
+        Count.statements = 0
+        handler = Count()
+        log.setLevel(logging.DEBUG)
+        log.addHandler(handler)
+        try:
+            await api.data(DASHBOARD, {"t": task_id}, key=owner)
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(logging.NOTSET)
+        return Count.statements
+
+    async def answered_question() -> None:
+        thread = (await _ask(api, (await new_worker()).key, taskId=task_id, body="Hi?"))["thread"]
+        await api.data(TEAM_REPLY, {"t": thread["id"], "b": "Hello."}, key=owner)
+
+    await answered_question()
+    few = await statements()
+    for _ in range(4):
+        await answered_question()
+    assert await statements() == few
