@@ -3,6 +3,14 @@
 from gql_server.models.accounts import Account, AdminActivity, ApiKey, Member, OperatorKey
 from gql_server.models.audits import Audit, AuditLock
 from gql_server.models.callbacks import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from gql_server.models.conversations import (
+    Announcement,
+    AnnouncementRecipient,
+    FaqEntry,
+    InstructionRevision,
+    Thread,
+    ThreadMessage,
+)
 from gql_server.models.exports import ExportLink
 from gql_server.models.ledger import IdempotencyRecord, LedgerEntry
 from gql_server.models.projects import Batch, Project, Template
@@ -15,13 +23,17 @@ from gql_server.models.workers import Worker
 __all__ = [
     "Account",
     "AdminActivity",
+    "Announcement",
+    "AnnouncementRecipient",
     "ApiKey",
     "Audit",
     "AuditLock",
     "Batch",
     "Dispute",
     "ExportLink",
+    "FaqEntry",
     "IdempotencyRecord",
+    "InstructionRevision",
     "LedgerEntry",
     "Member",
     "OperatorKey",
@@ -42,6 +54,8 @@ __all__ = [
     "TaskView",
     "TaskWorkerCounter",
     "Template",
+    "Thread",
+    "ThreadMessage",
     "WebhookDelivery",
     "WebhookEndpoint",
     "Worker",

@@ -23,6 +23,8 @@ class Account(Entity):
     # A sandbox: simulated workers only, funded freely, its keys prefixed `cwk_test_`; its
     # tasks are never shown to real workers, nor live tasks to simulated ones.
     sandbox = fields.BooleanField(default=False)
+    # A worker's question is due this long after it was asked (threads).
+    response_target_seconds = fields.IntField(default=86_400)
     # The live account a sandbox was made as the twin of.
     # One per live account (unique), so two requests for a twin cannot make two.
     twin_of = fields.OneToOneField(

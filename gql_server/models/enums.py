@@ -109,12 +109,31 @@ class SkillScope(StrEnum):
 class RestrictionKind(StrEnum):
     SUSPENSION = "SUSPENSION"
     BAN = "BAN"
+    # The worker's messages to the account are refused; their work is not.
+    MUTE = "MUTE"
 
 
 class RestrictionScope(StrEnum):
     TASK = "TASK"
     PROJECT = "PROJECT"
     ACCOUNT = "ACCOUNT"
+
+
+class ThreadState(StrEnum):
+    """Whose turn it is in a question thread."""
+
+    OPEN = "OPEN"  # waiting for the team
+    ANSWERED = "ANSWERED"  # waiting for the worker
+    CLOSED = "CLOSED"
+
+
+class MessageKind(StrEnum):
+    """What a message of a thread is."""
+
+    QUESTION = "QUESTION"  # the worker's question that opened the thread
+    REPLY = "REPLY"  # an answer in the thread, by either side
+    MESSAGE = "MESSAGE"  # the team writing to a worker first
+    REVIEW_NOTE = "REVIEW_NOTE"  # the team's note on a review of the thread's submission
 
 
 class AuditOutcome(StrEnum):
@@ -176,6 +195,16 @@ class TaskChange(StrEnum):
     RESUMED = "resumed"
     CLOSED = "closed"
     RULE_FIRED = "rule_fired"
+
+
+class ThreadChange(StrEnum):
+    """What happened to a question thread (the `threadActivity` stream)."""
+
+    ASKED = "asked"
+    WORKER_REPLIED = "worker_replied"
+    TEAM_REPLIED = "team_replied"
+    CLOSED = "closed"
+    OVERDUE = "overdue"
 
 
 class LockChange(StrEnum):

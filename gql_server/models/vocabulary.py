@@ -13,7 +13,7 @@ from datetime import datetime
 from tortoise.expressions import Q
 
 from gql_server.models.audits import AuditLock
-from gql_server.models.enums import SubmissionState, TaskStatus
+from gql_server.models.enums import RestrictionKind, SubmissionState, TaskStatus, ThreadState
 
 S = SubmissionState
 
@@ -45,9 +45,20 @@ RULE_ACCEPTED_STATES = (S.APPROVED,)
 RULE_REJECTED_STATES = (S.REJECTED, S.DISPUTED, S.PARTIALLY_PAID)
 
 
+# Restrictions that keep a worker from work (they hide tasks and refuse starts and
+# submissions). A mute refuses only the worker's messages to the account.
+WORK_RESTRICTION_KINDS = (RestrictionKind.SUSPENSION, RestrictionKind.BAN)
+
+
 def percent(part: int, whole: int) -> float | None:
     """`part` of `whole` in percent; None when there is no `whole` (not 0, not an error)."""
     return None if whole == 0 else 100.0 * part / whole
+
+
+def thread_overdue(now: datetime) -> Q:
+    """A question thread is overdue: it waits for the team past its due time (the time the
+    worker wrote plus the account's response target). A reply by the team clears it."""
+    return Q(state=ThreadState.OPEN, due_at__lte=now)
 
 
 def lock_held(now: datetime) -> Q:

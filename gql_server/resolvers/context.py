@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from gql_server import models
-from gql_server.services import audits, batches, callbacks, workers
+from gql_server.services import audits, batches, callbacks, conversations, instructions, workers
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 from gql_server.services.rate_limits import Bucket, RateLimiter, bucket_for
 from gql_server.settings import DEFAULT_MAX_QUERY_COST, DEFAULT_RATE_LIMITS
@@ -109,6 +109,18 @@ class Loaders:
     @cached_property
     def deliveries(self) -> DataLoader[int, list[models.WebhookDelivery]]:
         return _grouped(callbacks.deliveries_of)
+
+    @cached_property
+    def thread_messages(self) -> DataLoader[int, list[models.ThreadMessage]]:
+        return _grouped(conversations.messages_of)
+
+    @cached_property
+    def faq(self) -> DataLoader[int, list[models.FaqEntry]]:
+        return _grouped(conversations.faq_of)
+
+    @cached_property
+    def instruction_revisions(self) -> DataLoader[int, list[models.InstructionRevision]]:
+        return _grouped(instructions.revisions_of)
 
     @cached_property
     def batch_counts(self) -> DataLoader[int, batches.BatchCounts]:

@@ -23,10 +23,11 @@ from gql_server.models.enums import MemberRole
 from gql_server.resolvers.common import Info
 from gql_server.resolvers.permissions import CanManage
 from gql_server.schema.callbacks import CallbackEvent, WebhookEndpoint
+from gql_server.schema.conversations import MyThread, Thread
 from gql_server.schema.quality import Restriction, Skill
 from gql_server.schema.relay import Node
 from gql_server.schema.rules import Rule, RuleFiring
-from gql_server.schema.types import Account, Batch, Member, Project, Task, Worker
+from gql_server.schema.types import Account, Batch, FaqEntry, Member, Project, Task, Worker
 from gql_server.schema.work import Audit, MySubmission, Submission, Template
 from gql_server.services.global_ids import from_global_id
 from gql_server.services.principals import (
@@ -124,6 +125,7 @@ fetches_owned(Rule, models.Rule, priced=True)
 fetches_owned(RuleFiring, models.RuleFiring, priced=True)
 fetches_owned(CallbackEvent, models.OutboxEvent, roles=CanManage.roles)
 fetches_owned(WebhookEndpoint, models.WebhookEndpoint, roles=CanManage.roles)
+fetches_owned(FaqEntry, models.FaqEntry)
 
 
 @fetches(Account)
@@ -160,3 +162,13 @@ async def _submission(
         return None
     account = await info.context.loaders.account.load(mine.account_id)
     return MySubmission.from_model(mine, account.currency)
+
+
+@fetches(Thread, MyThread)
+async def _thread(principal: Principal, info: Info, pk: int) -> Thread | MyThread | None:
+    """A member sees the account's threads; a worker its own, as its worker sees them."""
+    if isinstance(principal, MemberPrincipal):
+        found = await models.Thread.get_or_none(id=pk, account_id=principal.account_id)
+        return Thread.from_model(found) if found else None
+    mine = await models.Thread.get_or_none(id=pk, worker_id=principal.worker_id)
+    return MyThread.from_model(mine) if mine else None

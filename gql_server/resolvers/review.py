@@ -106,6 +106,7 @@ class ReviewMutations:
                 member,
                 pk_of(input.submission_id, "Submission"),
                 input.idempotency_key,
+                input.note,
             ),
             lambda s: _submission(info, s),
         )

@@ -17,6 +17,7 @@ import strawberry
 from gql_server.resolvers.common import Info, query
 from gql_server.resolvers.fan_out import shared_payload
 from gql_server.resolvers.permissions import IsMember
+from gql_server.schema.conversations import ThreadActivityMessage
 from gql_server.schema.streams import (
     AuditLocksMessage,
     BudgetMessage,
@@ -164,3 +165,26 @@ class Subscription:
             return streams.task_channel(pk)
 
         return await _stream(channel, resume_from, "taskEvents", TaskEventsMessage.from_stream)
+
+    @strawberry.subscription(
+        permission_classes=[IsMember],
+        description="Questions asked, replies, closed and overdue threads, with the counts "
+        "of open and overdue threads: of one task, or the account's without `taskId`.",
+    )
+    async def thread_activity(
+        self,
+        info: Info,
+        task_id: strawberry.ID | None = None,
+        resume_from: ResumeFrom = None,
+    ) -> AsyncGenerator[ThreadActivityMessage, None]:
+        account_id = info.context.member.account_id
+
+        async def channel() -> str:
+            if task_id is None:
+                return streams.account_threads_channel(account_id)
+            pk = await streams.owned_task(account_id, pk_of(task_id, "Task"))
+            return streams.task_threads_channel(pk)
+
+        return await _stream(
+            channel, resume_from, "threadActivity", ThreadActivityMessage.from_stream
+        )

@@ -21,6 +21,7 @@ from gql_server.resolvers.administration import AdministrationMutations, Adminis
 from gql_server.resolvers.analytics import AnalyticsQueries
 from gql_server.resolvers.audits import AuditMutations, AuditQueries
 from gql_server.resolvers.callbacks import CallbackMutations, CallbackQueries
+from gql_server.resolvers.conversations import ConversationMutations, ConversationQueries
 from gql_server.resolvers.exports import ExportMutations
 from gql_server.resolvers.fan_out import SharingExecutor
 from gql_server.resolvers.mutation import Mutation as FoundationMutations
@@ -71,6 +72,7 @@ Query = merge_types(
         TaskOrganisationQueries,
         RateLimitQueries,
         AnalyticsQueries,
+        ConversationQueries,
     ),
 )
 Mutation = merge_types(
@@ -86,6 +88,7 @@ Mutation = merge_types(
         RuleMutations,
         AdministrationMutations,
         ExportMutations,
+        ConversationMutations,
     ),
 )
 

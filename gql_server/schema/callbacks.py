@@ -81,7 +81,8 @@ class CallbackDelivery:
 @strawberry.type(description="An event for a callback URL, written with the change it reports.")
 class CallbackEvent(Node):
     type: str = strawberry.field(
-        description="submission.submitted, submission.reviewed, submission.audited or task.closed."
+        description="submission.submitted, submission.reviewed, submission.audited, "
+        "task.closed or question.asked."
     )
     webhook_id: str = strawberry.field(description="The `webhook-id` of every attempt.")
     status: CallbackStatus

@@ -275,6 +275,11 @@ class RateTaskInput:
 class ApproveSubmissionInput:
     submission_id: strawberry.ID
     idempotency_key: str | None = None
+    note: str | None = strawberry.field(
+        default=None,
+        description="A note for the worker (thanks), delivered to its thread of the "
+        "submission; 1 to 5000 characters.",
+    )
 
 
 @strawberry.input

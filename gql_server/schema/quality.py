@@ -21,7 +21,9 @@ SkillScope = strawberry.enum(
     "the worker last completed; PROJECT, the value from the project's results.",
 )
 RestrictionKind = strawberry.enum(
-    domain.RestrictionKind, description="SUSPENSION: in one task; BAN: from a project or all."
+    domain.RestrictionKind,
+    description="SUSPENSION: in one task; BAN: from a project or all; MUTE: the worker's "
+    "messages to the account are refused (account-wide; work is not).",
 )
 RestrictionScope = strawberry.enum(
     domain.RestrictionScope,

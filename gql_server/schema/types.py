@@ -48,12 +48,17 @@ class Account(Node):
     sandbox: bool = strawberry.field(
         description="Simulated workers only, funded freely; its keys start with cwk_test_."
     )
+    response_target_seconds: int = strawberry.field(
+        description="A worker's question is due this long after it was asked "
+        "(setThreadResponseTarget)."
+    )
     created_at: datetime
 
     @classmethod
     def from_model(cls, account: models.Account) -> Account:
         return cls(
             id=to_global_id("Account", account.id),
+            response_target_seconds=account.response_target_seconds,
             sandbox=account.sandbox,
             callback_url=account.callback_url,
             name=account.name,
@@ -273,6 +278,7 @@ class Task(Node):
     version: int = strawberry.field(description="Grows with every change live streams report.")
     project_pk: strawberry.Private[int]
     batch_pk: strawberry.Private[int | None]
+    id_pk: strawberry.Private[int]
 
     @strawberry.field
     async def project(self, info: Info) -> Project:
@@ -283,6 +289,18 @@ class Task(Node):
         if self.batch_pk is None:
             return None
         return Batch.from_model(await info.context.loaders.batch.load(self.batch_pk))
+
+    @strawberry.field(description="The task's FAQ, shown to workers with the instructions.")
+    async def faq(self, info: Info) -> list[FaqEntry]:
+        return [FaqEntry.from_model(e) for e in await info.context.loaders.faq.load(self.id_pk)]
+
+    @strawberry.field(
+        description="Every version of the instructions, oldest first (empty while they never "
+        "changed)."
+    )
+    async def instruction_revisions(self, info: Info) -> list[InstructionRevision]:
+        rows = await info.context.loaders.instruction_revisions.load(self.id_pk)
+        return [InstructionRevision.from_model(row) for row in rows]
 
     @classmethod
     def from_model(cls, task: models.Task, currency: models.enums.Currency) -> Task:
@@ -324,6 +342,46 @@ class Task(Node):
             version=task.version,
             project_pk=task.project_id,
             batch_pk=task.batch_id,
+            id_pk=task.id,
+        )
+
+
+@strawberry.type(description="A question and its answer on a task's FAQ.")
+class FaqEntry(Node):
+    question: str
+    answer: str
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, entry: models.FaqEntry) -> FaqEntry:
+        return cls(
+            id=to_global_id("FaqEntry", entry.id),
+            question=entry.question,
+            answer=entry.answer,
+            created_at=entry.created_at,
+        )
+
+
+@strawberry.type(description="One version of a task's instructions: when it was set and by whom.")
+class InstructionRevision:
+    number: int = strawberry.field(description="1 for the first version, then one more each.")
+    instructions: str
+    created_at: datetime
+    member_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="Who set it (null for workers, or a removed author).")
+    async def author(self, info: Info) -> Member | None:
+        if self.member_pk is None or not isinstance(info.context.principal, MemberPrincipal):
+            return None
+        return Member.from_model(await info.context.loaders.member.load(self.member_pk))
+
+    @classmethod
+    def from_model(cls, row: models.InstructionRevision) -> InstructionRevision:
+        return cls(
+            number=row.number,
+            instructions=row.instructions,
+            created_at=row.created_at,
+            member_pk=row.member_id,
         )
 
 

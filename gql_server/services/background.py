@@ -6,7 +6,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from gql_server.services import audits, review, streams, submissions, task_lifecycle
+from gql_server.services import (
+    audits,
+    conversations,
+    review,
+    streams,
+    submissions,
+    task_lifecycle,
+)
 from gql_server.services.callback_guard import callback_client
 from gql_server.services.callbacks import CallbackSender
 from gql_server.settings import Settings
@@ -16,13 +23,15 @@ logger = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[int]]
 
 # What only the passing of time changes: started work past its limit, unreviewed work
-# past its auto-approval delay, tasks past their expiry, audit leases past their end; and
-# stream changes a process that died after its commit left without a version.
+# past its auto-approval delay, tasks past their expiry, audit leases past their end,
+# questions past their due time; and stream changes a process that died after its commit
+# left without a version.
 SWEEPS: list[Job] = [
     submissions.expire_started,
     review.auto_approve_due,
     task_lifecycle.close_expired_tasks,
     audits.expire_locks,
+    conversations.mark_overdue,
     streams.sequence_stragglers,
 ]
 

@@ -11,7 +11,12 @@ from tortoise.functions import Count
 
 from gql_server import clock
 from gql_server.models import Restriction, Skill, Submission, Task, Worker, WorkerSkill
-from gql_server.models.vocabulary import FINAL_REVIEW_STATES, TARGETING_APPROVED_STATES
+from gql_server.models.enums import RestrictionKind
+from gql_server.models.vocabulary import (
+    FINAL_REVIEW_STATES,
+    TARGETING_APPROVED_STATES,
+    WORK_RESTRICTION_KINDS,
+)
 
 
 @dataclass(frozen=True)
@@ -90,12 +95,19 @@ async def load_profile(worker: Worker, account_id: int) -> WorkerProfile:
     )
 
 
-def active_restrictions_query(worker_id: int, account_id: int) -> Any:
+def active_restrictions_query(
+    worker_id: int,
+    account_id: int,
+    kinds: tuple[RestrictionKind, ...] = WORK_RESTRICTION_KINDS,
+) -> Any:
+    """The worker's restrictions in the account in effect now, of `kinds` (by default
+    those that keep the worker from work)."""
     now = clock.now()
     return Restriction.filter(
         Q(ends_at__isnull=True) | Q(ends_at__gt=now),
         worker_id=worker_id,
         account_id=account_id,
+        kind__in=kinds,
         lifted_at__isnull=True,
         starts_at__lte=now,
     )
@@ -107,6 +119,13 @@ def restricts(restriction: Restriction, task: Task) -> bool:
     if restriction.project_id is not None:
         return restriction.project_id == task.project_id
     return True
+
+
+async def is_muted(worker_id: int, account_id: int) -> bool:
+    """The account muted the worker's messages to it."""
+    return bool(
+        await active_restrictions_query(worker_id, account_id, (RestrictionKind.MUTE,)).exists()
+    )
 
 
 async def is_restricted(worker_id: int, task: Task) -> bool:

@@ -30,6 +30,7 @@ from gql_server.models.enums import (
     LockChange,
     SubmissionState,
     TaskChange,
+    ThreadChange,
 )
 
 T = TypeVar("T")
@@ -174,6 +175,17 @@ class RuleFired(DomainEvent):
     action: str
     worker_id: int | None
     submission_id: int | None
+
+
+@dataclass(frozen=True)
+class ThreadChanged(DomainEvent):
+    """A worker asked or replied, the team replied, a thread closed or turned overdue."""
+
+    account_id: int
+    task_id: int | None
+    thread_id: int
+    worker_id: int
+    change: ThreadChange
 
 
 # --- handlers ---------------------------------------------------------------------------------

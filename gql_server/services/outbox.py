@@ -22,8 +22,16 @@ from urllib.parse import urlsplit
 from tortoise.connection import get_connection
 
 from gql_server import clock
-from gql_server.models import Account, OutboxEvent, Submission, Task, WebhookEndpoint
-from gql_server.models.enums import AuditOutcome, Currency, OutboxStatus, TaskChange
+from gql_server.models import (
+    Account,
+    OutboxEvent,
+    Submission,
+    Task,
+    Thread,
+    ThreadMessage,
+    WebhookEndpoint,
+)
+from gql_server.models.enums import AuditOutcome, Currency, OutboxStatus, TaskChange, ThreadChange
 from gql_server.services.events import (
     DomainEvent,
     Handler,
@@ -31,6 +39,7 @@ from gql_server.services.events import (
     SubmissionsReviewed,
     SubmissionSubmitted,
     TaskStatusChanged,
+    ThreadChanged,
     UnitOfWork,
 )
 from gql_server.services.global_ids import global_id
@@ -40,8 +49,15 @@ SUBMISSION_SUBMITTED = "submission.submitted"
 SUBMISSION_REVIEWED = "submission.reviewed"
 SUBMISSION_AUDITED = "submission.audited"
 TASK_CLOSED = "task.closed"
+QUESTION_ASKED = "question.asked"
 # What an endpoint may subscribe to; a test event (PING) goes to the endpoint tested only.
-EVENT_TYPES = (SUBMISSION_SUBMITTED, SUBMISSION_REVIEWED, SUBMISSION_AUDITED, TASK_CLOSED)
+EVENT_TYPES = (
+    SUBMISSION_SUBMITTED,
+    SUBMISSION_REVIEWED,
+    SUBMISSION_AUDITED,
+    TASK_CLOSED,
+    QUESTION_ASKED,
+)
 PING = "ping"
 
 # What the URL columns hold.
@@ -265,6 +281,28 @@ async def enqueue_task_event(event_type: str, task_id: int) -> None:
         await _write(account, targets, [(event_type, task.id, None, body)])
 
 
+async def enqueue_question_event(task_id: int, thread_id: int) -> None:
+    """Write a `question.asked` event: the thread, its task and worker, and the question."""
+    targets = [t for t in await targets_of(task_id) if t.wants(QUESTION_ASKED)]
+    if not targets:
+        return
+    thread = await Thread.get(id=thread_id)
+    question = await ThreadMessage.filter(thread_id=thread_id).order_by("created_at", "id").first()
+    account = await Account.get(id=thread.account_id)
+    body = {
+        "thread_id": global_id("Thread", thread.id),
+        "task_id": global_id("Task", task_id),
+        "submission_id": global_id("Submission", thread.submission_id)
+        if thread.submission_id
+        else None,
+        "worker_id": global_id("Worker", thread.worker_id),
+        "question": question.body if question else "",
+        "asked_at": _time(thread.asked_at),
+        "due_at": _time(thread.due_at),
+    }
+    await _write(account, targets, [(QUESTION_ASKED, task_id, thread.submission_id, body)])
+
+
 async def enqueue_ping(endpoint: WebhookEndpoint) -> OutboxEvent:
     """A test event to one endpoint, whatever the event types it wants."""
     account = await Account.get(id=endpoint.account_id)
@@ -294,3 +332,7 @@ class CallbackOutbox(Handler):
                 await enqueue_submission_events(SUBMISSION_AUDITED, task_id, [submission_id])
             case TaskStatusChanged(task_id=task_id, change=TaskChange.CLOSED):
                 await enqueue_task_event(TASK_CLOSED, task_id)
+            case ThreadChanged(
+                task_id=int(task_id), thread_id=thread_id, change=ThreadChange.ASKED
+            ):
+                await enqueue_question_event(task_id, thread_id)

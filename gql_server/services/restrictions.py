@@ -1,9 +1,11 @@
 """Restrictions: bans and suspensions of workers, imposed by rules or by hand, and lifted.
 
 A restriction is active from `starts_at` until `ends_at` (None: for good) unless lifted.
-While active it hides the tasks in its scope (a task, a project, or the whole account) from
-the worker and refuses their starts and submissions with RESTRICTED and no reason: the
-reason is for the requester only. Submissions made before it stay valid and payable.
+While active a ban or suspension hides the tasks in its scope (a task, a project, or the
+whole account) from the worker and refuses their starts and submissions with RESTRICTED and
+no reason: the reason is for the requester only. Submissions made before it stay valid and
+payable. A mute (always account-wide) refuses only the worker's messages to the account
+(questions and replies in threads); it neither covers nor is covered by a ban.
 
 `impose` is called inside the caller's transaction (the rules engine, or `restrict_worker`
 here) and neither opens a transaction nor publishes anything.
@@ -26,6 +28,7 @@ from gql_server.models.enums import (
     RestrictionScope,
     SubmissionState,
 )
+from gql_server.models.vocabulary import WORK_RESTRICTION_KINDS
 from gql_server.services import activity, slots
 from gql_server.services.eligibility import active_restrictions_query
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
@@ -77,6 +80,11 @@ def _covers_time(existing: Restriction, ends_at: datetime | None, days: int | No
     return existing.ends_at >= ends_at or existing.ends_at - existing.starts_at >= timedelta(
         days=days
     )
+
+
+def _family(kind: RestrictionKind) -> tuple[RestrictionKind, ...]:
+    """The kinds whose active restrictions may already have the effect of one of `kind`."""
+    return (RestrictionKind.MUTE,) if kind == RestrictionKind.MUTE else WORK_RESTRICTION_KINDS
 
 
 def covers(
@@ -145,7 +153,7 @@ async def impose(
     await Worker.filter(id=worker_id).select_for_update(no_key=True).first()
     now = clock.now()
     ends_at = None if days is None else now + timedelta(days=days)
-    for existing in await active_restrictions_query(worker_id, account_id):
+    for existing in await active_restrictions_query(worker_id, account_id, _family(kind)):
         if covers(existing, target, ends_at, days):
             return None
     restriction = await Restriction.create(
@@ -201,6 +209,10 @@ def _validate_by_hand(
     if kind == RestrictionKind.SUSPENSION and scope != RestrictionScope.TASK:
         errors.append(
             FieldError(ErrorCode.VALIDATION, "A suspension applies to one task.", ("scope",))
+        )
+    if kind == RestrictionKind.MUTE and scope != RestrictionScope.ACCOUNT:
+        errors.append(
+            FieldError(ErrorCode.VALIDATION, "A mute applies to the whole account.", ("scope",))
         )
     if kind == RestrictionKind.BAN and scope == RestrictionScope.TASK:
         errors.append(
@@ -265,7 +277,9 @@ async def restrict_worker(
             return restriction, True
         target = await _target(principal.account_id, scope, task_id, project_id)
         ends_at = None if days is None else clock.now() + timedelta(days=days)
-        for existing in await active_restrictions_query(worker.id, principal.account_id):
+        for existing in await active_restrictions_query(
+            worker.id, principal.account_id, _family(kind)
+        ):
             if covers(existing, target, ends_at, days):
                 return existing, False
     raise AssertionError("impose found a covering restriction that is gone")

@@ -37,7 +37,7 @@ from gql_server.models.enums import (
     TaskStatus,
 )
 from gql_server.models.vocabulary import PAID_STATES
-from gql_server.services import ledger, slots
+from gql_server.services import conversations, ledger, slots
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, not_found
 from gql_server.services.events import (
     BonusPaid,
@@ -319,6 +319,7 @@ async def _review_one(
     target: SubmissionState,
     feedback: str | None,
     idem: IdempotencyKey | None,
+    note: str | None = None,
 ) -> Submission:
     async def body(recorder: Recorder) -> Submission:
         if submission_id is None:
@@ -336,6 +337,10 @@ async def _review_one(
                 # Nothing moved, so nothing is written: say why, read only on this path.
                 submission = await get_submission(principal.account_id, submission_id)
                 raise invalid_transition(submission.state, target)
+            if note is not None:
+                await conversations.post_review_note(
+                    work, principal.account_id, principal.member_id, submission_id, note
+                )
             await recorder.complete({"submission_id": submission_id})
         return await Submission.get(id=submission_id)
 
@@ -343,13 +348,19 @@ async def _review_one(
 
 
 async def approve_submission(
-    principal: MemberPrincipal, submission_id: int | None, idempotency_key: str | None = None
+    principal: MemberPrincipal,
+    submission_id: int | None,
+    idempotency_key: str | None = None,
+    note: str | None = None,
 ) -> Submission:
-    """SUBMITTED -> APPROVED: the committed reward is paid to the worker at once."""
-    idem = IdempotencyKey.of(
-        principal, idempotency_key, "approve_submission", {"submission_id": submission_id}
-    )
-    return await _review_one(principal, submission_id, S.APPROVED, None, idem)
+    """SUBMITTED -> APPROVED: the committed reward is paid to the worker at once. A `note`
+    (thanks) goes to the worker's thread of the submission, in the same transaction."""
+    text = conversations.check_note(note)
+    arguments: dict[str, Any] = {"submission_id": submission_id}
+    if text is not None:
+        arguments["note"] = text
+    idem = IdempotencyKey.of(principal, idempotency_key, "approve_submission", arguments)
+    return await _review_one(principal, submission_id, S.APPROVED, None, idem, text)
 
 
 def _feedback(feedback: str, what: str) -> str:

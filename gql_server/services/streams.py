@@ -6,6 +6,8 @@ One channel per stream (on Redis each is prefixed with `gqs:`):
 - `budget:task:<task id>`, `budget:account:<account id>`: money figures (budget)
 - `queue:task:<task id>`, `queue:account:<account id>`: pending reviews (reviewQueue)
 - `locks:task:<task id>`, `locks:batch:<batch id>`: audit leases (auditLocks)
+- `threads:task:<task id>`, `threads:account:<account id>`: question threads, with the
+  counts of open and overdue ones (threadActivity)
 
 Use cases raise domain events; `changes_of` says what each changes on which stream, and
 the `StreamLog` handler gathers those changes in the unit of work and writes them, with
@@ -50,10 +52,11 @@ from gql_server.models import (
     StreamEvent,
     Submission,
     Task,
+    Thread,
 )
 from gql_server.models.bulk import insert_rows
-from gql_server.models.enums import FiguresChange, QueueChange, TaskChange
-from gql_server.models.vocabulary import PENDING_REVIEW_STATES, lock_held
+from gql_server.models.enums import FiguresChange, QueueChange, TaskChange, ThreadState
+from gql_server.models.vocabulary import PENDING_REVIEW_STATES, lock_held, thread_overdue
 from gql_server.services.errors import ErrorCode, UseCaseError
 from gql_server.services.events import (
     AccountFunded,
@@ -69,6 +72,7 @@ from gql_server.services.events import (
     SubmissionSubmitted,
     TaskFiguresChanged,
     TaskStatusChanged,
+    ThreadChanged,
     UnitOfWork,
 )
 
@@ -110,6 +114,14 @@ def task_locks_channel(task_id: int) -> str:
 
 def batch_locks_channel(batch_id: int) -> str:
     return f"locks:batch:{batch_id}"
+
+
+def task_threads_channel(task_id: int) -> str:
+    return f"threads:task:{task_id}"
+
+
+def account_threads_channel(account_id: int) -> str:
+    return f"threads:account:{account_id}"
 
 
 # --- what each domain event changes on which stream -------------------------------------
@@ -171,6 +183,15 @@ def changes_of(event: DomainEvent) -> list[Change]:
             }
             locks = [(task_locks_channel(task), body)]
             return locks if batch is None else [*locks, (batch_locks_channel(batch), body)]
+        case ThreadChanged(account_id=account, task_id=task):
+            body = {
+                "change": event.change.value,
+                "thread_id": event.thread_id,
+                "task_id": task,
+                "worker_id": event.worker_id,
+            }
+            whole = (account_threads_channel(account), body)
+            return [whole] if task is None else [(task_threads_channel(task), body), whole]
         case RuleFired(task_id=task):
             return [
                 (
@@ -369,6 +390,22 @@ async def _batch_locks_state(batch_id: int) -> dict[str, Any]:
     return {"batch_id": batch_id, **await _locks_state({"task__batch_id": batch_id})}
 
 
+async def _threads_state(scope: dict[str, int]) -> dict[str, Any]:
+    open_threads = Thread.filter(state=ThreadState.OPEN, **scope)
+    return {
+        "open": await open_threads.count(),
+        "overdue": await Thread.filter(thread_overdue(clock.now()), **scope).count(),
+    }
+
+
+async def _task_threads_state(task_id: int) -> dict[str, Any]:
+    return {"task_id": task_id, **await _threads_state({"task_id": task_id})}
+
+
+async def _account_threads_state(account_id: int) -> dict[str, Any]:
+    return await _threads_state({"account_id": account_id})
+
+
 @dataclass(frozen=True)
 class _Kind:
     name: str
@@ -377,6 +414,7 @@ class _Kind:
     change_keys: tuple[str, ...]
 
 
+_THREAD_KEYS = ("change", "thread_id", "task_id", "worker_id")
 _LOCK_KEYS = ("change", "task_id", "submission_id", "holder_id", "fencing_token", "expires_at")
 _KINDS = {
     kind.name: kind
@@ -392,6 +430,8 @@ _KINDS = {
         _Kind("queue:account", _account_queue_state, ("change", "task_id", "submission_id")),
         _Kind("locks:task", _task_locks_state, _LOCK_KEYS),
         _Kind("locks:batch", _batch_locks_state, _LOCK_KEYS),
+        _Kind("threads:task", _task_threads_state, _THREAD_KEYS),
+        _Kind("threads:account", _account_threads_state, _THREAD_KEYS),
     )
 }
 

@@ -13,7 +13,8 @@ from tortoise.transactions import in_transaction
 from gql_server import clock
 from gql_server.models import Account, Batch, Project, Skill, Task, Template, Worker
 from gql_server.models.enums import AcceptanceMode, Currency, ProofKind, TaskStatus
-from gql_server.services import outbox
+from gql_server.models.vocabulary import LIVE_TASK_STATUSES
+from gql_server.services import instructions, outbox
 from gql_server.services.errors import ErrorCode, FieldError, UseCaseError, field_label
 from gql_server.services.global_ids import pk_field
 from gql_server.services.money import AmountError, format_amount, parse_amount
@@ -541,13 +542,32 @@ def draft_from_json(data: dict[str, Any]) -> TaskDraft:
 async def update_task(
     principal: MemberPrincipal, task_id: int | None, changes: dict[str, Any]
 ) -> Task:
-    """Change fields of a DRAFT; a published task's configuration is what workers saw."""
+    """Change fields of a DRAFT; of a live (OPEN or PAUSED) task only the instructions,
+    since the rest of a published task's configuration is what workers agreed to. Every
+    change of the instructions is kept as a revision in the same transaction
+    (`services/instructions.py`)."""
     task = await get_task(principal.account_id, task_id)
-    if task.status != TaskStatus.DRAFT:
+    live_edit = task.status in LIVE_TASK_STATUSES and set(changes) == {"instructions"}
+    if task.status != TaskStatus.DRAFT and not live_edit:
         raise UseCaseError.single(
-            ErrorCode.INVALID_STATE, f"Only a DRAFT task can be edited; this one is {task.status}."
+            ErrorCode.INVALID_STATE,
+            "Only a DRAFT task can be edited (of an OPEN or PAUSED one, only the "
+            f"instructions); this one is {task.status}.",
         )
     account = await Account.get(id=principal.account_id)
+    if live_edit:
+        errors: list[FieldError] = []
+        text = _text(errors, changes["instructions"], "instructions", max_len=20_000, required=True)
+        if errors:
+            raise UseCaseError(errors)
+        async with in_transaction():
+            if not await Task.filter(id=task.id, status__in=LIVE_TASK_STATUSES).update(
+                instructions=text, updated_at=clock.now()
+            ):
+                raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task was closed meanwhile.")
+            if text != task.instructions:
+                await instructions.record_change(task, text or "", principal.member_id)
+        return await Task.get(id=task.id)
     draft = replace(draft_from_task(task, account.currency), **changes)
     values, errors = validate_task_draft(draft, account.currency, clock.now())
     await _check_references(errors, account.id, task.project_id, draft)
@@ -560,6 +580,8 @@ async def update_task(
             raise UseCaseError.single(ErrorCode.INVALID_STATE, "The task was published meanwhile.")
         if values.get("callback_url"):
             await outbox.endpoint_for(account.id, values["callback_url"])
+        if values["instructions"] != task.instructions:
+            await instructions.record_change(task, values["instructions"], principal.member_id)
     return await Task.get(id=task.id)
 
 

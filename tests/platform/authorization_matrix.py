@@ -32,6 +32,7 @@ from gql_server.schema.relay import to_global_id
 from gql_server.services import (
     api_keys,
     audits,
+    conversations,
     restrictions,
     review,
     submissions,
@@ -249,6 +250,10 @@ async def build_world(api: Api) -> World:
     await new_submitted(task)
     firing = await models.RuleFiring.filter(rule_id=from_global_id(rule_id)[1]).first()  # type: ignore[index]
     assert firing is not None, "the world's rule did not fire"
+    thread = await conversations.ask_question(worker.principal, task.id, None, f"{marker} question")
+    entry = await conversations.publish_faq_entry(
+        a.principal, task.id, f"{marker} faq question", "An answer."
+    )
     read_only_key = await models.ApiKey.get(id=read_only.key.id)
     world.ids = {
         "account": to_global_id("Account", a.account_id),
@@ -265,6 +270,8 @@ async def build_world(api: Api) -> World:
         "skill": skill_id,
         "rule": rule_id,
         "firing": to_global_id("RuleFiring", firing.id),
+        "thread": to_global_id("Thread", thread.id),
+        "faq": to_global_id("FaqEntry", entry.id),
         "member": to_global_id("Member", members[Caller.VIEWER].principal.member_id),
         "owner": to_global_id("Member", a.principal.member_id),
         "api_key": to_global_id("ApiKey", read_only_key.id),
@@ -822,6 +829,79 @@ async def _simulate(w: World, c: Caller) -> Call:
     )
 
 
+async def _ask_question(w: World, c: Caller) -> Call:
+    # A task of its own each time: a worker asks a bounded number of questions per task a day.
+    task = await fresh_task(w)
+    return Call(
+        {"taskId": gid("Task", task.id), "body": "May I use a tablet?"},
+        count(models.Thread, task_id=task.id),
+    )
+
+
+async def fresh_thread(w: World, worker: Worker | None = None) -> models.Thread:
+    """A question on a task of its own, by `worker` (a new one by default)."""
+    task = await fresh_task(w)
+    asker = worker or await new_worker()
+    return await conversations.ask_question(asker.principal, task.id, None, "Is it due today?")
+
+
+async def _reply_to_team(w: World, c: Caller) -> Call:
+    thread = await fresh_thread(w, w.worker)
+    await conversations.reply_to_thread(w.a.principal, thread.id, "It is.")
+    return Call(
+        {"threadId": gid("Thread", thread.id), "body": "Thanks!"},
+        row(models.Thread, thread.id, "state", "message_count"),
+    )
+
+
+def _thread_call(extra: dict[str, Any]) -> Prepare:
+    async def prepare(w: World, c: Caller) -> Call:
+        thread = await fresh_thread(w)
+        return Call(
+            {"threadId": gid("Thread", thread.id), **extra},
+            row(models.Thread, thread.id, "state", "message_count"),
+        )
+
+    return prepare
+
+
+async def _message_worker(w: World, c: Caller) -> Call:
+    return Call(
+        {"workerId": w.ids["worker"], "body": "Welcome back."},
+        count(models.Thread, account_id=w.a.account_id),
+    )
+
+
+async def _send_announcement(w: World, c: Caller) -> Call:
+    # One announcement a day per task: a task of its own, with a submission to reach.
+    task = await fresh_task(w)
+    await new_submitted(task)
+    return Call(
+        {"taskId": gid("Task", task.id), "body": "New pictures."},
+        count(models.Announcement, task_id=task.id),
+    )
+
+
+async def _publish_faq_entry(w: World, c: Caller) -> Call:
+    return Call(
+        {"taskId": w.ids["task"], "question": "Tablets?", "answer": "Fine."},
+        count(models.FaqEntry, task_id=w.task.id),
+    )
+
+
+async def _remove_faq_entry(w: World, c: Caller) -> Call:
+    entry = await conversations.publish_faq_entry(w.a.principal, w.task.id, "Phones?", "Fine.")
+    return Call({"entryId": gid("FaqEntry", entry.id)}, row(models.FaqEntry, entry.id, "id"))
+
+
+async def _set_response_target(w: World, c: Caller) -> Call:
+    current = (await models.Account.get(id=w.a.account_id)).response_target_seconds
+    return Call(
+        {"seconds": 3_600 + (current + 60) % 86_400},
+        row(models.Account, w.a.account_id, "response_target_seconds"),
+    )
+
+
 def _task(w: World) -> dict[str, Any]:
     return {"taskId": w.ids["task"]}
 
@@ -902,6 +982,11 @@ QUERIES: dict[str, QueryEntry] = {
         MEMBERS_READ, lambda w: {"variantGroup": "ab", "period": _month()}
     ),
     "budgetPlan": QueryEntry(MEMBERS_READ, shows="task"),
+    "threads": QueryEntry(MEMBERS_FILTERED, lambda w: {"filter": _task(w)}, shows="thread"),
+    "threadSummary": QueryEntry(MEMBERS_NAMING, _task),
+    "myThreads": QueryEntry(WORKERS_ONLY),
+    "myAnnouncements": QueryEntry(WORKERS_ONLY),
+    "taskInstructions": QueryEntry(WORKERS_ONLY, _task),
 }
 
 MUTATIONS: dict[str, MutationEntry] = {
@@ -967,6 +1052,16 @@ MUTATIONS: dict[str, MutationEntry] = {
     "createSandboxTwin": MutationEntry(OWNER_OWN, _sandbox_twin),
     # A is a live account; tests/accounts/test_sandbox.py runs it in a sandbox.
     "simulateWorkers": MutationEntry(SANDBOX_ONLY, _simulate),
+    "askQuestion": MutationEntry(WORKERS_ONLY, _ask_question),
+    "replyToTeam": MutationEntry(WORKERS_ONLY, _reply_to_team),
+    "replyToThread": MutationEntry(MANAGE, _thread_call({"body": "It is."})),
+    "closeThread": MutationEntry(MANAGE, _thread_call({})),
+    # The worker worked for A only: to B it is a worker that does not exist.
+    "messageWorker": MutationEntry(MANAGE, _message_worker),
+    "sendAnnouncement": MutationEntry(MANAGE, _send_announcement),
+    "publishFaqEntry": MutationEntry(MANAGE, _publish_faq_entry),
+    "removeFaqEntry": MutationEntry(MANAGE, _remove_faq_entry),
+    "setThreadResponseTarget": MutationEntry(OWNER_OWN, _set_response_target),
 }
 
 SUBSCRIPTIONS: dict[str, SubscriptionEntry] = {
@@ -974,4 +1069,5 @@ SUBSCRIPTIONS: dict[str, SubscriptionEntry] = {
     "reviewQueue": SubscriptionEntry(STREAM, _task),
     "auditLocks": SubscriptionEntry(STREAM, _task),
     "taskEvents": SubscriptionEntry(STREAM, _task),
+    "threadActivity": SubscriptionEntry(STREAM, _task),
 }

@@ -385,7 +385,7 @@ async def test_every_id_of_a_names_nothing_to_every_other_party(world: World) ->
                 {"id": global_id},
                 key=world.keys[caller],
             )
-            own = caller is Caller.WORKER and kind in ("worker", "submission")
+            own = caller is Caller.WORKER and kind in ("worker", "submission", "thread")
             if (body.get("data") == {"node": None}) == own or "errors" in body:
                 problems.append(f"the {caller} given A's {kind}: {body}")
     assert problems == [], "\n".join(problems)
@@ -694,7 +694,8 @@ async def test_the_audit_exports_follow_their_fields_access(world: World) -> Non
         n
         for n, e in MUTATIONS.items()
         if e.access[Caller.WORKER] is Outcome.OK
-        if n != "startSubmission"
+        # Any worker who may see an open task starts it or asks about it: not one's own work.
+        if n not in ("startSubmission", "askQuestion")
     ),
 )
 async def test_another_worker_is_answered_as_if_a_workers_work_did_not_exist(
@@ -709,24 +710,33 @@ async def test_another_worker_is_answered_as_if_a_workers_work_did_not_exist(
     given = await world.api.post(text, {"input": call.input}, key=other.key)
     assert await call.state() == before and await row_counts() == counts
     assert user_error_codes(given["data"][name]), given
-    submission = call.input.get("submissionId")
-    if submission is None:
+    work = call.input.get("submissionId") or call.input.get("threadId")
+    if work is None:
         # rateTask names an open task, which every worker sees: refused as work not done.
         assert user_error_codes(given) == ["INVALID_STATE"], given
     else:
         given_none = await world.api.post(text, {"input": missing(call.input)}, key=other.key)
         assert missing(given) == given_none
         seen = await world.api.data(
-            "query ($id: ID!) { node(id: $id) { id } mySubmissions { totalCount } }",
-            {"id": submission},
+            "query ($id: ID!) { node(id: $id) { id } mySubmissions { totalCount } "
+            "myThreads { totalCount } }",
+            {"id": work},
             key=other.key,
         )
-        assert seen == {"node": None, "mySubmissions": {"totalCount": 0}}
+        assert seen == {
+            "node": None,
+            "mySubmissions": {"totalCount": 0},
+            "myThreads": {"totalCount": 0},
+        }
 
 
 @pytest.mark.parametrize(
     ("name", "rest"),
-    [("startSubmission", {}), ("rateTask", {"clarity": 3, "fairness": 3, "comment": "?"})],
+    [
+        ("startSubmission", {}),
+        ("rateTask", {"clarity": 3, "fairness": 3, "comment": "?"}),
+        ("askQuestion", {"body": "?"}),
+    ],
 )
 async def test_a_draft_is_not_found_by_a_worker(
     world: World, name: str, rest: dict[str, Any]
