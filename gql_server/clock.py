@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+# The years a moment the product takes may fall in: what both databases hold and date
+# arithmetic (a deadline, a week) stays inside of.
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+
+
+def holds_year(year: int) -> bool:
+    return FIRST_YEAR <= year <= LAST_YEAR
+
 
 class Clock:
     def now(self) -> datetime:

@@ -36,7 +36,7 @@ from gql_server.services.principals import MemberPrincipal, Principal
 from gql_server.tabular import MEDIA_TYPES, Format, chunks
 
 Authenticate = Callable[[object], Awaitable[Principal | None]]
-LINK_PATH = "/export/links/"
+LINK_PATH = exports.LINK_PATH
 
 
 def _refused(code: str, message: str, details: list[dict[str, object]] | None = None) -> Response:

@@ -29,6 +29,9 @@ from gql_server.schema.cost import REPORT, ListSize
 from gql_server.services import analytics
 from gql_server.services.global_ids import filter_pk
 
+# What `workers` is priced as: a busy task's crowd in a period.
+WORKERS_ASSUMED = 100
+
 
 @dataclass(frozen=True)
 class _Request:
@@ -110,7 +113,7 @@ class Analytics:
 
     @strawberry.field(
         description="The period's days or weeks, in order.",
-        directives=[ListSize(assumed_size=31)],
+        directives=[ListSize(assumed_size=analytics.MAX_BUCKETS)],
     )
     async def buckets(self, info: Info) -> list[AnalyticsBucket]:
         currency = (await info.context.account()).currency
@@ -119,7 +122,10 @@ class Analytics:
         )
         return [AnalyticsBucket.of(b, currency) for b in found]
 
-    @strawberry.field(description="Each worker with work started in the period.")
+    @strawberry.field(
+        description="Each worker with work started in the period.",
+        directives=[ListSize(assumed_size=WORKERS_ASSUMED)],
+    )
     async def workers(self, info: Info) -> list[WorkerPerformance]:
         currency = (await info.context.account()).currency
         found = await analytics.workers(

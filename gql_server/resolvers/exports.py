@@ -6,7 +6,6 @@ from typing import Any
 
 import strawberry
 
-from gql_server.downloads import LINK_PATH
 from gql_server.resolvers.common import Info, mutate
 from gql_server.resolvers.permissions import IsMember
 from gql_server.schema.exports import CreateExportLinkInput, CreateExportLinkPayload
@@ -28,7 +27,8 @@ class ExportMutations:
         period, scope = input.period, input.scope
         params = exports.params_of(
             {
-                "taskId": given.task_id if given else scope.task_id if scope else None,
+                # The filter's task, else the scope's (the analytics kinds take a scope).
+                "taskId": (given.task_id if given else None) or (scope.task_id if scope else None),
                 "workerId": given.worker_id if given else None,
                 "states": list(given.states) if given and given.states else None,
                 "submittedAfter": given.submitted_after if given else None,
@@ -42,7 +42,7 @@ class ExportMutations:
         )
 
         async def present(issued: exports.IssuedLink) -> dict[str, Any]:
-            path = LINK_PATH + issued.token
+            path = exports.LINK_PATH + issued.token
             base = info.context.base_url
             return {
                 "url": base.rstrip("/") + path if base else None,

@@ -335,6 +335,6 @@ class TaskBudgetPlan:
             committed=Money.of(b.committed_minor, currency),
             spent=Money.of(b.spent_minor, currency),
             remaining=Money.of(b.remaining_minor, currency),
-            recent_daily_spend=Money.of(round(b.recent_daily_spend_minor), currency),
+            recent_daily_spend=Money.of(b.recent_daily_spend_rounded_minor, currency),
             days_to_exhaustion=b.days_to_exhaustion,
         )

@@ -39,7 +39,7 @@ from gql_server.resolvers.rules import RuleMutations, RuleQueries
 from gql_server.resolvers.subscription import Subscription
 from gql_server.resolvers.task_admin import TaskAdminMutations, TaskOrganisationQueries
 from gql_server.resolvers.work import WorkMutations, WorkQueries
-from gql_server.schema.cost import QueryCost, declare_defaults, price_list
+from gql_server.schema.cost import QueryCost, SpreadLimit, declare_defaults, price_list
 from gql_server.schema.errors import ShapeErrors, is_expected
 from gql_server.schema.parse_cache import ParserCache
 from gql_server.schema.scalars import SCALAR_MAP
@@ -120,6 +120,8 @@ def build_schema() -> strawberry.Schema:
         types=node_types(),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            # Before the validation rules (the depth rule walks every spread).
+            SpreadLimit,
             lambda: AddValidationRules(list(LIMIT_RULES)),
             # Parsing and validating a document again for every request was about 40% of
             # a trivial request's time.

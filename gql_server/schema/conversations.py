@@ -10,6 +10,7 @@ import strawberry
 
 from gql_server import clock, models
 from gql_server.models import enums as domain
+from gql_server.schema.cost import MESSAGES_ASSUMED, ListSize
 from gql_server.schema.errors import UserError
 from gql_server.schema.relay import Connection, Node, to_global_id
 from gql_server.schema.streams import LiveMessage
@@ -96,7 +97,11 @@ class ThreadFields:
     closed_at: datetime | None
     pk: strawberry.Private[int]
 
-    @strawberry.field(description="Every message, oldest first.")
+    @strawberry.field(
+        description="Every message, oldest first.",
+        # Priced as a long conversation; MAX_MESSAGES_PER_THREAD bounds the worst case.
+        directives=[ListSize(assumed_size=MESSAGES_ASSUMED)],
+    )
     async def messages(self, info: Info) -> list[ThreadMessage]:
         rows = await info.context.loaders.thread_messages.load(self.pk)
         return [ThreadMessage.from_model(row) for row in rows]

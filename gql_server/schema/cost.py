@@ -25,6 +25,7 @@ in `extensions.cost`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from typing import Any
 
 import strawberry
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -49,6 +51,7 @@ from graphql import (
     get_named_type,
     is_composite_type,
 )
+from graphql.execution.values import get_variable_values
 from graphql.language import OperationType as AstOperationType
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -98,6 +101,10 @@ REPORT = (Cost(weight="200"),)
 TOTAL_COUNT_WEIGHT = 5
 # Reviews or audits of one submission, as lists: rarely more than a few.
 DECISIONS_PER_SUBMISSION = 5
+# A long conversation, a well-kept FAQ (their hard bounds, 200 and 100, keep the worst
+# case finite).
+MESSAGES_ASSUMED = 20
+FAQ_ASSUMED = 20
 # Every connection's size: its page, as pagination.py gives it.
 CONNECTION_SIZE = ListSize(
     assumed_size=DEFAULT_PAGE_SIZE,
@@ -181,6 +188,9 @@ class _Pricing:
     prices: PriceList
     fragments: Mapping[str, FragmentDefinitionNode]
     variables: Mapping[str, Any]
+    memo: dict[tuple[str, str, frozenset[tuple[str, int]]], int] = dataclasses.field(
+        default_factory=dict
+    )
 
     def selection(
         self,
@@ -201,13 +211,31 @@ class _Pricing:
                 fragment = self.fragments.get(selection.name.value)
                 if fragment is None:
                     continue
-                condition, inner = fragment.type_condition, fragment.selection_set
-            elif isinstance(selection, InlineFragmentNode):
-                condition, inner = selection.type_condition, selection.selection_set
-            else:
+                condition = fragment.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                # A fragment spread many times is priced once per place it can be in: a
+                # document of fragments that each spread the next twice is priced in
+                # linear time, not exponential.
+                memo_key = (
+                    selection.name.value,
+                    getattr(target or parent, "name", ""),
+                    _frozen(sized),
+                )
+                cost = self.memo.get(memo_key)
+                if cost is None:
+                    cost = self.memo[memo_key] = self.selection(
+                        fragment.selection_set, target or parent, sized
+                    )
+                if target is None or target is parent:
+                    common += cost
+                else:
+                    by_type[target.name] = by_type.get(target.name, 0) + cost
                 continue
+            if not isinstance(selection, InlineFragmentNode):
+                continue
+            condition = selection.type_condition
             target = self.schema.get_type(condition.name.value) if condition else parent
-            cost = self.selection(inner, target or parent, sized)
+            cost = self.selection(selection.selection_set, target or parent, sized)
             if target is None or target is parent:
                 common += cost
             else:
@@ -262,6 +290,10 @@ class _Pricing:
         return size.assumed_size if size.assumed_size is not None else DEFAULT_LIST_SIZE
 
 
+def _frozen(sized: Mapping[str, int] | None) -> frozenset[tuple[str, int]]:
+    return frozenset((sized or {}).items())
+
+
 def _list_depth(type_: GraphQLOutputType) -> int:
     depth = 0
     while True:
@@ -287,8 +319,80 @@ def operation_cost(
         AstOperationType.MUTATION: schema.mutation_type,
         AstOperationType.SUBSCRIPTION: schema.subscription_type,
     }[operation.operation]
-    pricing = _Pricing(schema, prices, fragments, variables or {})
+    pricing = _Pricing(schema, prices, fragments, _coerced(schema, operation, variables))
     return pricing.selection(operation.selection_set, root)
+
+
+def _coerced(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+) -> Mapping[str, Any]:
+    """The variables as execution will see them: defaults applied, `100.0` read as the Int
+    100. Values that do not coerce are priced as sent (execution refuses them anyway)."""
+    found = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    # graphql-core answers the coerced values (in `coerced`), or a list of errors.
+    coerced = getattr(found, "coerced", None)
+    return coerced if isinstance(coerced, dict) else (variables or {})
+
+
+# The most fragment spreads a document may expand to: far more than any client writes,
+# far fewer than what makes validating or pricing it slow.
+MAX_EXPANDED_SPREADS = 1000
+
+
+class TooManySpreads(ApiError):
+    code = "FRAGMENT_LIMIT_EXCEEDED"
+
+
+def expanded_spreads(document: DocumentNode, limit: int) -> int:
+    """How many fragment spreads the document's operations expand to, counted once per
+    fragment (memoized), stopping at `limit`: a document of fragments that each spread the
+    next twice expands exponentially, which validation rules walking it would pay."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    counted: dict[str, int] = {}
+
+    def spreads_in(node: Any, seen: frozenset[str]) -> int:
+        total = 0
+        for selection in getattr(getattr(node, "selection_set", None), "selections", ()) or ():
+            if isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in seen or name not in fragments:
+                    continue  # a cycle or an unknown fragment: validation says so
+                if name not in counted:
+                    counted[name] = spreads_in(fragments[name], seen | {name})
+                total += 1 + counted[name]
+            else:
+                total += spreads_in(selection, seen)
+            if total > limit:
+                return total
+        return total
+
+    total = 0
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            total += spreads_in(definition, frozenset())
+            if total > limit:
+                break
+    return total
+
+
+class SpreadLimit(SchemaExtension):
+    """Refuses, before validation, a document whose fragments expand past
+    MAX_EXPANDED_SPREADS (FRAGMENT_LIMIT_EXCEEDED): validating such a document would hold
+    the process for minutes."""
+
+    def on_validate(self) -> Iterator[None]:
+        document = self.execution_context.graphql_document
+        if document is not None:
+            count = expanded_spreads(document, MAX_EXPANDED_SPREADS)
+            if count > MAX_EXPANDED_SPREADS:
+                raise TooManySpreads(
+                    f"The document's fragments expand to more than {MAX_EXPANDED_SPREADS} spreads."
+                )
+        yield
 
 
 class QueryCost(SchemaExtension):
@@ -319,8 +423,11 @@ class QueryCost(SchemaExtension):
                     context.schema._schema, self.prices, operation, fragments, context.variables
                 )
             except Exception:
-                # A fault of the pricing must not take requests down; it is logged.
+                # A fault of the pricing must not take requests down, nor let them through
+                # uncounted: it is logged, and the request spends the maximum.
                 logger.exception("could not price operation %s", context.operation_name)
+                if hasattr(request, "cost"):
+                    request.cost = self.maximum
                 yield
                 return
             if self.cost > self.maximum:

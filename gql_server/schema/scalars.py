@@ -7,6 +7,8 @@ from typing import NewType
 
 import strawberry
 
+from gql_server.clock import FIRST_YEAR, LAST_YEAR, holds_year
+
 Decimal = NewType("Decimal", str)
 
 
@@ -17,12 +19,8 @@ def _parse_decimal(value: object) -> Decimal:
     return Decimal(value)
 
 
-# What both databases hold and date arithmetic (a deadline, a week) stays inside of.
-FIRST_YEAR, LAST_YEAR = 1900, 9000
-
-
 def _in_range(year: int, kind: str) -> None:
-    if not FIRST_YEAR <= year <= LAST_YEAR:
+    if not holds_year(year):
         raise ValueError(f"{kind} values are between the years {FIRST_YEAR} and {LAST_YEAR}.")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import strawberry
 
 from gql_server import models
+from gql_server.schema.cost import FAQ_ASSUMED, ListSize
 from gql_server.schema.enums import (
     AcceptanceMode,
     CloseReason,
@@ -290,7 +291,11 @@ class Task(Node):
             return None
         return Batch.from_model(await info.context.loaders.batch.load(self.batch_pk))
 
-    @strawberry.field(description="The task's FAQ, shown to workers with the instructions.")
+    @strawberry.field(
+        description="The task's FAQ, shown to workers with the instructions.",
+        # Priced as a well-kept FAQ; MAX_FAQ_ENTRIES bounds the worst case.
+        directives=[ListSize(assumed_size=FAQ_ASSUMED)],
+    )
     async def faq(self, info: Info) -> list[FaqEntry]:
         return [FaqEntry.from_model(e) for e in await info.context.loaders.faq.load(self.id_pk)]
 

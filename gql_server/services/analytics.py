@@ -332,6 +332,12 @@ class BudgetPlan:
     recent_daily_spend_minor: float
 
     @property
+    def recent_daily_spend_rounded_minor(self) -> int:
+        """The daily spend in minor units, rounded half up as the cost per approved
+        submission is."""
+        return math.floor(self.recent_daily_spend_minor + 0.5)
+
+    @property
     def days_to_exhaustion(self) -> float | None:
         """At the spend rate of the last RECENT_SPEND_DAYS days; None when nothing is spent
         lately (the budget is not running out)."""
@@ -455,8 +461,9 @@ class Cohort:
 
 async def cohort(scope: Scope, period: Period) -> Cohort:
     """Three grouped reads of the cohort, run at once on PostgreSQL (each on its own
-    connection): by bucket (the whole is their sum), by worker (with the worker's
-    country), and by local hour and weekday together (each is the sum over the other).
+    connection): by bucket, by worker (with the worker's country; the whole is the sum
+    over the workers), and by local hour and weekday together (each is the sum over the
+    other).
     GROUPING SETS would read the rows once but sort them for every set: slower."""
     connection = get_connection("default")
     postgres = is_postgres(connection)
@@ -819,13 +826,12 @@ async def workers(scope: Scope, period: Period, work: Cohort) -> list[WorkerFigu
         return []
     connection = get_connection("default")
     postgres = is_postgres(connection)
-    ids = list(work.workers)
     params = Params(postgres)
     earnings = await connection.execute_query_dict(
         "SELECT l.worker_id AS w, SUM(l.amount_minor) AS n FROM ledger_entry l "
         f"{_tasks(scope, 'l')} WHERE {_in_period(scope, period, params, 'l')} "
-        f"AND l.to_bucket = '{LedgerBucket.TASK_SPENT}' "
-        f"AND l.worker_id IN ({params.many(ids)}) GROUP BY l.worker_id",
+        f"AND l.to_bucket = '{LedgerBucket.TASK_SPENT}' AND l.worker_id IS NOT NULL "
+        "GROUP BY l.worker_id",
         params.values,
     )
     params = Params(postgres)
@@ -833,8 +839,8 @@ async def workers(scope: Scope, period: Period, work: Cohort) -> list[WorkerFigu
         # The account's firings, also of rules on a whole project (no task); a narrower
         # scope counts those that name one of its tasks.
         f"SELECT f.worker_id AS w, COUNT(*) AS n FROM rule_firing f{_tasks(scope, 'f')} "
-        f"WHERE {_in_period(scope, period, params, 'f')} "
-        f"AND f.worker_id IN ({params.many(ids)}) GROUP BY f.worker_id",
+        f"WHERE {_in_period(scope, period, params, 'f')} AND f.worker_id IS NOT NULL "
+        "GROUP BY f.worker_id",
         params.values,
     )
     paid = {int(r["w"]): _int(r["n"]) for r in earnings}

@@ -210,7 +210,7 @@ async def budget_plan_report(account_id: int, given: AnalyticsFilter) -> Report:
                     format_amount(b.committed_minor, money),
                     format_amount(b.spent_minor, money),
                     format_amount(b.remaining_minor, money),
-                    format_amount(round(b.recent_daily_spend_minor), money),
+                    format_amount(b.recent_daily_spend_rounded_minor, money),
                     _rate(b.days_to_exhaustion),
                     money.value,
                 )

@@ -46,6 +46,8 @@ from gql_server.services.submission_export import submissions_report
 from gql_server.tabular import Format, Report
 
 LINK_PREFIX = "cwx_"
+# Where a link downloads: LINK_PATH + its secret.
+LINK_PATH = "/export/links/"
 LINK_LIFETIME = timedelta(minutes=5)
 
 
@@ -95,6 +97,12 @@ def _one(field: Field[Any], kind: type, raw: str) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         raise UseCaseError.single(
             ErrorCode.VALIDATION, f"'{label}' needs a UTC offset.", field.name
+        )
+    if isinstance(value, date) and not clock.holds_year(value.year):
+        raise UseCaseError.single(
+            ErrorCode.VALIDATION,
+            f"'{label}' must be between the years {clock.FIRST_YEAR} and {clock.LAST_YEAR}.",
+            field.name,
         )
     return value
 

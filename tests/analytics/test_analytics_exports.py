@@ -109,3 +109,16 @@ async def test_a_link_downloads_the_analytics_without_a_key(api: Api, seeded: Se
     downloaded = await api.client.get(link["path"])
     assert downloaded.status_code == 200
     assert len(downloaded.text.splitlines()) == 4
+
+
+async def test_a_period_beyond_what_the_databases_hold_is_refused(api: Api, seeded: Seeded) -> None:
+    params = {
+        "periodFrom": "9999-12-25T00:00:00+00:00",
+        "periodTo": "9999-12-31T00:00:00+00:00",
+        "bucket": "WEEK",
+    }
+    response = await _get(api, seeded, "/export/analytics-buckets.csv", params)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION"
+    assert {d["parameter"] for d in error["details"]} == {"periodFrom", "periodTo"}

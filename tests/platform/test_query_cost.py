@@ -48,10 +48,13 @@ def test_a_connection_costs_its_page_of_nodes_by_first_or_last() -> None:
     assert cost("{ tasks(last: 3) { edges { cursor node { id } } } }") == 1 + 3
     # Without a slicing argument: the default page.
     assert cost("{ tasks { edges { node { id } } } }") == 1 + DEFAULT_PAGE_SIZE
-    # The page size from a variable, as sent.
+    # The page size from a variable, as execution reads it.
     document = "query($n: Int) { tasks(first: $n) { edges { node { id } } } }"
     assert cost(document, {"n": 40}) == 1 + 40
+    assert cost(document, {"n": 100.0}) == 1 + 100
     assert cost(document, {}) == 1 + DEFAULT_PAGE_SIZE
+    defaulted = "query($n: Int = 100) { tasks(first: $n) { edges { node { id } } } }"
+    assert cost(defaulted, {}) == 1 + 100
 
 
 def test_nested_costs_multiply_and_counts_cost_their_weight() -> None:

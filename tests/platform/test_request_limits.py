@@ -126,3 +126,18 @@ async def test_circular_fragments_are_refused_before_anything_runs(
         errors = await _errors(api, document, account.key)
         assert errors and errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         assert "Cannot spread fragment" in errors[0]["message"]
+
+
+async def test_fragments_that_expand_exponentially_are_refused_before_validation(
+    api: Api, account: Requester
+) -> None:
+    """Each fragment spreads the next twice: 40 levels expand to 2^40 spreads, which the
+    depth rule alone would walk for hours."""
+    levels = 40
+    fragments = " ".join(
+        f"fragment f{i} on Query {{ ...f{i + 1} ...f{i + 1} }}" for i in range(levels)
+    )
+    document = f"query {{ ...f0 }} {fragments} fragment f{levels} on Query {{ __typename }}"
+    for _ in range(2):
+        [error] = await _errors(api, document, account.key)
+        assert error["extensions"]["code"] == "FRAGMENT_LIMIT_EXCEEDED"
