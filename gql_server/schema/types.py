@@ -23,6 +23,16 @@ from gql_server.schema.scalars import Decimal
 from gql_server.services.money import format_amount
 from gql_server.services.principals import MemberPrincipal
 
+
+def manages(info: Info) -> bool:
+    """The caller is an OWNER or a MANAGER of the account (who see its callback URLs)."""
+    principal = info.context.principal
+    return isinstance(principal, MemberPrincipal) and principal.role in (
+        MemberRole.OWNER,
+        MemberRole.MANAGER,
+    )
+
+
 # Untyped here: the context type lives with the resolvers, which import these types.
 Info = strawberry.Info
 
@@ -43,9 +53,15 @@ class Account(Node):
     currency: Currency
     timezone: str = strawberry.field(description="IANA zone in which daily limits are counted.")
     balance: Money
-    callback_url: str | None = strawberry.field(
-        description="Where events of tasks without their own callback URL go."
+    stored_callback_url: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="Where events of tasks without their own callback URL go. Null unless "
+        "you are an OWNER or a MANAGER: a URL may carry a secret, as endpoints do."
     )
+    def callback_url(self, info: Info) -> str | None:
+        return self.stored_callback_url if manages(info) else None
+
     sandbox: bool = strawberry.field(
         description="Simulated workers only, funded freely; its keys start with cwk_test_."
     )
@@ -61,7 +77,7 @@ class Account(Node):
             id=to_global_id("Account", account.id),
             response_target_seconds=account.response_target_seconds,
             sandbox=account.sandbox,
-            callback_url=account.callback_url,
+            stored_callback_url=account.callback_url,
             name=account.name,
             currency=account.currency,
             timezone=account.timezone,
@@ -268,9 +284,16 @@ class Task(Node):
     auto_approval_delay_seconds: int = strawberry.field(description="0 = never auto-approve.")
     targeting: Targeting
     variant_group: str | None
-    callback_url: str | None
+    stored_callback_url: strawberry.Private[str | None]
     reopen_rejected_slots: bool
     reopen_banned_worker_slots: bool
+
+    @strawberry.field(
+        description="Null unless you are an OWNER or a MANAGER: a URL may carry a secret."
+    )
+    def callback_url(self, info: Info) -> str | None:
+        return self.stored_callback_url if manages(info) else None
+
     status: TaskStatus
     close_reason: CloseReason | None
     published_at: datetime | None
@@ -336,7 +359,7 @@ class Task(Node):
             auto_approval_delay_seconds=task.auto_approval_delay_seconds,
             targeting=Targeting.from_json(task.targeting),
             variant_group=task.variant_group,
-            callback_url=task.callback_url,
+            stored_callback_url=task.callback_url,
             reopen_rejected_slots=task.reopen_rejected_slots,
             reopen_banned_worker_slots=task.reopen_banned_worker_slots,
             status=task.status,

@@ -47,7 +47,7 @@ from graphql.pyutils import Undefined
 from tortoise import Tortoise, connections
 from websockets.exceptions import ConnectionClosed
 
-from gql_server.models import Worker
+from gql_server.models import Task, Worker
 from gql_server.schema.build import schema
 from gql_server.schema.relay import to_global_id
 from gql_server.services import review
@@ -818,3 +818,21 @@ async def test_naming_a_worker_shows_b_nothing_of_a_worker_it_never_saw(world: W
     )
     profile = await Worker.get(id=worker.id)
     assert profile.name not in json.dumps(shown), shown
+
+
+async def test_callback_urls_are_shown_to_owners_and_managers_only(world: World) -> None:
+    """A callback URL may carry a secret (a token in its query), as endpoints' secrets
+    are for managers: viewers and auditors read null."""
+    document = "query ($t: ID!) { account { callbackUrl } task(id: $t) { callbackUrl } }"
+    before = (await Task.get(id=world.task.id)).callback_url
+    await Task.filter(id=world.task.id).update(callback_url="https://hooks.example/t?token=s")
+    answers = {}
+    try:
+        for caller in (Caller.VIEWER, Caller.AUDITOR, Caller.MANAGER, Caller.OWNER):
+            data = await world.api.data(document, {"t": world.ids["task"]}, key=world.keys[caller])
+            answers[caller] = data["task"]["callbackUrl"]
+    finally:
+        # The world is the module's: its task goes back as it was.
+        await Task.filter(id=world.task.id).update(callback_url=before)
+    assert answers[Caller.VIEWER] is None and answers[Caller.AUDITOR] is None
+    assert answers[Caller.MANAGER] == answers[Caller.OWNER] == "https://hooks.example/t?token=s"
