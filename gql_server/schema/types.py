@@ -23,6 +23,9 @@ from gql_server.schema.scalars import Decimal
 from gql_server.services.money import format_amount
 from gql_server.services.principals import MemberPrincipal
 
+# Untyped here: the context type lives with the resolvers, which import these types.
+Info = strawberry.Info
+
 
 def manages(info: Info) -> bool:
     """The caller is an OWNER or a MANAGER of the account (who see its callback URLs)."""
@@ -31,10 +34,6 @@ def manages(info: Info) -> bool:
         MemberRole.OWNER,
         MemberRole.MANAGER,
     )
-
-
-# Untyped here: the context type lives with the resolvers, which import these types.
-Info = strawberry.Info
 
 
 @strawberry.type(description="An exact amount of money.")

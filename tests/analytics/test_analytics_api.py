@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from gql_server.models import Task
+from gql_server.models import Rule, RuleFiring, Task
+from gql_server.rules.vocabulary import RuleType
 from gql_server.services.global_ids import global_id
 from tests.analytics.conftest import T0, Seeded
 from tests.analytics.conftest import period as _period
@@ -245,3 +246,33 @@ async def test_nested_workers_and_tasks_cost_no_query_each(api: Api, seeded: See
         assert len(data["analytics"]["workers"]) == workers
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+async def test_rule_firings_count_per_worker_by_the_scope(api: Api, seeded: Seeded) -> None:
+    """A project-wide rule's firing names no task: it counts for the account, not for a
+    task; a firing on the task counts for both."""
+    w1 = seeded.workers[0]
+    account_id = seeded.requester.principal.account_id
+    rule = await Rule.create(
+        account_id=account_id,
+        project_id=seeded.requester.project_id,
+        type=RuleType.REVIEW_RESULTS,
+        conditions=[],
+        action={},
+    )
+    for task_id in (None, seeded.task.id):
+        await RuleFiring.create(
+            rule=rule,
+            account_id=account_id,
+            worker_id=w1.id,
+            task_id=task_id,
+            metrics=[],
+            action={},
+            created_at=T0 + timedelta(minutes=30),
+        )
+    day = _period(T0 - timedelta(hours=10), T0 + timedelta(hours=14))
+    w1_id = global_id("Worker", w1.id)
+    for scope, expected in ((None, 2), (_scope(seeded.task), 1)):
+        figures = await _figures(api, seeded, day, scope)
+        [mine] = [w for w in figures["workers"] if w["workerId"] == w1_id]
+        assert mine["ruleFirings"] == expected, scope
