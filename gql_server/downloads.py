@@ -30,7 +30,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gql_server import http_answers
-from gql_server.services import exports
+from gql_server.services import exports, report_reads
 from gql_server.services.errors import UseCaseError, field_label
 from gql_server.services.principals import MemberPrincipal, Principal
 from gql_server.tabular import MEDIA_TYPES, Format, chunks
@@ -146,6 +146,19 @@ class Downloads:
                 for e in error.errors
             ]
             return _refused("VALIDATION", str(error), details)
+        except report_reads.ReportsBusy:
+            self._released()
+            return _refused(
+                "SERVICE_UNAVAILABLE",
+                "This server is computing as many reports as it may at once; retry shortly.",
+            )
+        except report_reads.ReportTimedOut:
+            self._released()
+            return _refused(
+                "REPORT_TIMEOUT",
+                f"The report took longer than {report_reads.STATEMENT_TIMEOUT_MS // 1000} "
+                "seconds; ask for a shorter period or a narrower scope.",
+            )
         except BaseException:
             self._released()
             raise

@@ -18,8 +18,8 @@ Invariants:
   execution, none at a field's path) answers the 4xx or 5xx of its first error's code
   (`REQUEST_ERROR_STATUS`: 400 for a code not listed, 500 for none), and its body has no
   `data` entry.
-- A `RATE_LIMITED` error carrying an integer `retryAfterSeconds` sets `Retry-After` under
-  either media type: a legacy client still learns how long to wait.
+- A `RATE_LIMITED` or `REPORTS_BUSY` error carrying an integer `retryAfterSeconds` sets
+  `Retry-After` under either media type: a legacy client still learns how long to wait.
 - A request that is not a well-formed GraphQL-over-HTTP request (bad JSON, a parameter of
   the wrong type, a mutation over GET, an unsupported method or body) is refused with a
   4xx under either media type, as a GraphQL response with only `errors`, each coded; a 405
@@ -55,6 +55,8 @@ REQUEST_ERROR_STATUS = {
     "RATE_LIMITED": 429,
     "INTERNAL": 500,
 }
+# Errors that say when to try again (`retryAfterSeconds`), which `Retry-After` repeats.
+RETRY_LATER_CODES = frozenset({"RATE_LIMITED", "REPORTS_BUSY"})
 # The code of a refused (not well-formed) request, by its status.
 REFUSAL_CODES = {
     400: "BAD_REQUEST",
@@ -141,7 +143,7 @@ def _retry_after(errors: list[Mapping[str, Any]]) -> str | None:
     waits = [
         seconds
         for error in errors
-        if (extensions := error.get("extensions") or {}).get("code") == "RATE_LIMITED"
+        if (extensions := error.get("extensions") or {}).get("code") in RETRY_LATER_CODES
         for seconds in [extensions.get("retryAfterSeconds")]
         if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds >= 0
     ]
@@ -215,6 +217,7 @@ DOWNLOAD_REFUSALS = {
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
     "SERVICE_UNAVAILABLE": 503,
+    "REPORT_TIMEOUT": 503,
 }
 # How long a download refused for want of a free stream may wait before it tries again.
 BUSY_RETRY_SECONDS = 5
@@ -230,7 +233,7 @@ def download_refusal(
     headers = {"Cache-Control": "no-store"}
     if status == 401:
         headers["WWW-Authenticate"] = AUTHENTICATE
-    if status == 503:
+    if code == "SERVICE_UNAVAILABLE":
         headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
     error: dict[str, Any] = {"code": code, "message": message}
     if details:

@@ -1,14 +1,17 @@
-"""Analytics queries: for members of the account, any role. Each group of figures of an
-`Analytics` is computed when it is selected."""
+"""Analytics queries: for members of the account, any role. The groups of figures an
+`analytics` selection names are computed together, on one snapshot, before its fields
+resolve; a report that cannot run now or runs too long is a coded error."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import strawberry
 
-from gql_server.resolvers.common import Info, query
+from gql_server.models.enums import Currency
+from gql_server.resolvers.common import Info, query, selected_names
 from gql_server.resolvers.permissions import IsMember
 from gql_server.schema.analytics import (
     AnalyticsBucket,
@@ -26,11 +29,38 @@ from gql_server.schema.analytics import (
     WorkerPerformance,
 )
 from gql_server.schema.cost import REPORT, ListSize
-from gql_server.services import analytics
+from gql_server.schema.errors import ApiError
+from gql_server.services import analytics, report_reads
 from gql_server.services.global_ids import filter_pk
+
+T = TypeVar("T")
 
 # What `workers` is priced as: a busy task's crowd in a period.
 WORKERS_ASSUMED = 100
+
+
+class ReportsBusy(ApiError):
+    code = "REPORTS_BUSY"
+
+
+class ReportTimeout(ApiError):
+    code = "REPORT_TIMEOUT"
+
+
+async def _reported(computed: Awaitable[T]) -> T:
+    """A report's figures, or why there are none as a coded error."""
+    try:
+        return await computed
+    except report_reads.ReportsBusy as busy:
+        raise ReportsBusy(
+            "This server is computing as many reports as it may at once; retry shortly.",
+            {"retryAfterSeconds": busy.retry_after_seconds},
+        ) from None
+    except report_reads.ReportTimedOut:
+        raise ReportTimeout(
+            f"The report took longer than {report_reads.STATEMENT_TIMEOUT_MS // 1000} "
+            "seconds; ask for a shorter period or a narrower scope."
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -56,82 +86,73 @@ async def _request(
     )
 
 
-@strawberry.type(description="The figures of a scope over a period; each group when selected.")
+# The groups of figures each field of `Analytics` shows.
+_GROUPS = {
+    "engagement": analytics.Group.ENGAGEMENT,
+    "quality": analytics.Group.QUALITY,
+    "spending": analytics.Group.SPENDING,
+    "byCountry": analytics.Group.DISTRIBUTIONS,
+    "byHourOfDay": analytics.Group.DISTRIBUTIONS,
+    "byDayOfWeek": analytics.Group.DISTRIBUTIONS,
+    "buckets": analytics.Group.BUCKETS,
+    "workers": analytics.Group.WORKERS,
+}
+
+
+@strawberry.type(
+    description="The figures of a scope over a period, all of one moment; each group is "
+    "computed when it is selected."
+)
 class Analytics:
-    request: strawberry.Private[_Request]
+    found: strawberry.Private[analytics.Report]
+    currency: strawberry.Private[Currency]
     bucket: AnalyticsBucketSize
     timezone: str = strawberry.field(description="The account's, which buckets are cut in.")
-    # The cohort's counts, read once for every group of figures selected that needs them.
-    counted: strawberry.Private[asyncio.Task[analytics.Cohort] | None] = None
-
-    def cohort(self) -> asyncio.Task[analytics.Cohort]:
-        if self.counted is None:
-            self.counted = asyncio.ensure_future(
-                analytics.cohort(self.request.scope, self.request.period)
-            )
-        return self.counted
 
     @strawberry.field
-    async def engagement(self) -> Engagement:
-        found = await analytics.engagement(
-            self.request.scope, self.request.period, await self.cohort()
-        )
-        return Engagement.of(found)
+    def engagement(self) -> Engagement:
+        return Engagement.of(analytics.asked(self.found.engagement))
 
     @strawberry.field
-    async def quality(self) -> Quality:
-        found = await analytics.quality(
-            self.request.scope, self.request.period, await self.cohort()
-        )
-        return Quality.of(found)
+    def quality(self) -> Quality:
+        return Quality.of(analytics.asked(self.found.quality))
 
     @strawberry.field
-    async def spending(self, info: Info) -> Spending:
-        currency = (await info.context.account()).currency
-        found = await analytics.spending(self.request.scope, self.request.period)
-        return Spending.of(found, currency)
+    def spending(self) -> Spending:
+        return Spending.of(analytics.asked(self.found.spending), self.currency)
 
     @strawberry.field(description="Starts by the worker's country, most first.")
-    async def by_country(self) -> list[Share]:
-        found = analytics.by_country(await self.cohort())
-        return [Share.of(s) for s in found]
+    def by_country(self) -> list[Share]:
+        return [Share.of(s) for s in analytics.by_country(analytics.asked(self.found.cohort))]
 
     @strawberry.field(
         description="Starts by local hour, 0 to 23.", directives=[ListSize(assumed_size=24)]
     )
-    async def by_hour_of_day(self) -> list[Share]:
-        found = analytics.by_local_time(await self.cohort(), "hour")
+    def by_hour_of_day(self) -> list[Share]:
+        found = analytics.by_local_time(analytics.asked(self.found.cohort), "hour")
         return [Share.of(s) for s in found]
 
     @strawberry.field(
         description="Starts by local weekday, 1 (Monday) to 7.",
         directives=[ListSize(assumed_size=7)],
     )
-    async def by_day_of_week(self) -> list[Share]:
-        found = analytics.by_local_time(await self.cohort(), "dow")
+    def by_day_of_week(self) -> list[Share]:
+        found = analytics.by_local_time(analytics.asked(self.found.cohort), "dow")
         return [Share.of(s) for s in found]
 
     @strawberry.field(
         description="The period's days or weeks, in order.",
         directives=[ListSize(assumed_size=analytics.MAX_BUCKETS)],
     )
-    async def buckets(self, info: Info) -> list[AnalyticsBucket]:
-        currency = (await info.context.account()).currency
-        found = await analytics.buckets(
-            self.request.scope, self.request.period, await self.cohort()
-        )
-        return [AnalyticsBucket.of(b, currency) for b in found]
+    def buckets(self) -> list[AnalyticsBucket]:
+        return [AnalyticsBucket.of(b, self.currency) for b in analytics.asked(self.found.buckets)]
 
     @strawberry.field(
         description="Each worker with work started in the period.",
         directives=[ListSize(assumed_size=WORKERS_ASSUMED)],
     )
-    async def workers(self, info: Info) -> list[WorkerPerformance]:
-        currency = (await info.context.account()).currency
-        found = await analytics.workers(
-            self.request.scope, self.request.period, await self.cohort()
-        )
-        return [WorkerPerformance.of(w, currency) for w in found]
+    def workers(self) -> list[WorkerPerformance]:
+        return [WorkerPerformance.of(w, self.currency) for w in analytics.asked(self.found.workers)]
 
 
 @strawberry.type
@@ -148,10 +169,10 @@ class AnalyticsQueries:
         account = await info.context.account()
         given = scope or AnalyticsScopeInput()
         request = await query(lambda: _request(account.id, account.timezone, period, given))
+        groups = frozenset(_GROUPS[name] for name in selected_names(info) if name in _GROUPS)
+        found = await _reported(analytics.report(request.scope, request.period, groups))
         return Analytics(
-            request=request,
-            bucket=period.bucket,
-            timezone=account.timezone,
+            found=found, currency=account.currency, bucket=period.bucket, timezone=account.timezone
         )
 
     @strawberry.field(
@@ -166,7 +187,7 @@ class AnalyticsQueries:
         account = await info.context.account()
         given = AnalyticsScopeInput(variant_group=variant_group)
         request = await query(lambda: _request(account.id, account.timezone, period, given))
-        found = await analytics.variants(request.scope, request.period)
+        found = await _reported(analytics.variant_report(request.scope, request.period))
         return VariantComparison(
             variants=[VariantFigures.of(v) for v in found],
             against_control=[VariantAgainstControl.of(c) for c in analytics.compare(found)],
@@ -180,5 +201,5 @@ class AnalyticsQueries:
     )
     async def budget_plan(self, info: Info) -> list[TaskBudgetPlan]:
         account = await info.context.account()
-        found = await analytics.budget_plan(account.id)
+        found = await _reported(analytics.budget_plans(account.id))
         return [TaskBudgetPlan.of(b, account.currency) for b in found]

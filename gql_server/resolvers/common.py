@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from gql_server.models.enums import Currency
 from gql_server.resolvers.context import Context
@@ -58,3 +59,20 @@ def amount(text: str, currency: Currency, *field_path: str) -> int:
         return parse_amount(text, currency)
     except AmountError as error:
         raise UseCaseError.single(ErrorCode.VALIDATION, str(error), *field_path) from None
+
+
+def selected_names(info: Info) -> frozenset[str]:
+    """The names of the fields selected inside the field being resolved, through fragments
+    and inline fragments; a field under @skip or @include counts as selected."""
+    names: set[str] = set()
+
+    def walk(selections: list[Selection]) -> None:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                names.add(selection.name)
+            elif isinstance(selection, FragmentSpread | InlineFragment):
+                walk(selection.selections)
+
+    for field in info.selected_fields:
+        walk(field.selections)
+    return frozenset(names)

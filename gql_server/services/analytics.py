@@ -26,17 +26,13 @@ of the zone.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
-
-from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.connection import get_connection
 
 from gql_server import clock
 from gql_server.models.enums import DisputeStatus, LedgerBucket, LedgerReason, SubmissionState
@@ -47,8 +43,10 @@ from gql_server.models.vocabulary import (
     percent,
 )
 from gql_server.rules.statistics import Comparison, two_proportion_test
+from gql_server.services import report_reads
 from gql_server.services.errors import ErrorCode, UseCaseError
-from gql_server.services.sql import Params, is_postgres, seconds_between
+from gql_server.services.report_reads import Reads
+from gql_server.services.sql import Params, seconds_between
 from gql_server.services.tasks import MAX_VARIANT_GROUP
 
 MAX_BUCKETS = 400
@@ -409,9 +407,8 @@ def _in_period(
     return " AND ".join(where)
 
 
-async def _one(connection: BaseDBAsyncClient, sql: str, params: Params) -> dict[str, Any]:
-    rows = await connection.execute_query_dict(sql, params.values)
-    return rows[0] if rows else {}
+async def _one(reads: Reads, sql: str, params: Params) -> dict[str, Any]:
+    return await report_reads.one(reads, sql, params.values)
 
 
 def _int(value: Any) -> int:
@@ -459,14 +456,13 @@ class Cohort:
     weekdays: dict[int, int]
 
 
-async def cohort(scope: Scope, period: Period) -> Cohort:
-    """Three grouped reads of the cohort, run at once on PostgreSQL (each on its own
-    connection): by bucket, by worker (with the worker's country; the whole is the sum
+async def cohort(reads: Reads, scope: Scope, period: Period) -> Cohort:
+    """Three grouped reads of the cohort, side by side on PostgreSQL (where the report has
+    a second connection): by bucket, by worker (with the worker's country; the whole is the sum
     over the workers), and by local hour and weekday together (each is the sum over the
     other).
     GROUPING SETS would read the rows once but sort them for every set: slower."""
-    connection = get_connection("default")
-    postgres = is_postgres(connection)
+    postgres = reads.postgres
     decided = (*ACCEPTED, *REJECTED)
     aggregates = (
         "COUNT(*) AS starts, "
@@ -498,7 +494,7 @@ async def cohort(scope: Scope, period: Period) -> Cohort:
             else ""
         )
         join = " JOIN worker w ON w.id = s.worker_id" if worker else ""
-        return await connection.execute_query_dict(
+        return await reads.rows(
             f"SELECT {keys}, {aggregates}{timing} FROM submission s{_tasks(scope, 's')}{join} "
             f"WHERE {_in_period(scope, period, params)} "
             f"GROUP BY {', '.join(str(n + 1) for n in range(count))}",
@@ -519,15 +515,15 @@ async def cohort(scope: Scope, period: Period) -> Cohort:
             f"CAST(strftime('%H', {local(by_time)}) AS INTEGER) AS hour, "
             f"((CAST(strftime('%w', {local(by_time)}) AS INTEGER) + 6) % 7 + 1) AS dow"
         )
-    reads = (
+    statements = (
         grouped(bucket_keys, 1, by_bucket),
         grouped("s.worker_id AS worker_id, w.country AS country", 2, by_worker, worker=True),
         grouped(time_keys, 2, by_time),
     )
     if postgres:
-        buckets_rows, worker_rows, time_rows = await asyncio.gather(*reads)
+        buckets_rows, worker_rows, time_rows = await report_reads.side_by_side(*statements)
     else:
-        buckets_rows, worker_rows, time_rows = [await read for read in reads]
+        buckets_rows, worker_rows, time_rows = [await statement for statement in statements]
 
     def counts(row: dict[str, Any]) -> Counts:
         return Counts(
@@ -583,11 +579,10 @@ async def cohort(scope: Scope, period: Period) -> Cohort:
     )
 
 
-async def engagement(scope: Scope, period: Period, work: Cohort) -> Engagement:
-    connection = get_connection("default")
-    params = Params(is_postgres(connection))
+async def engagement(reads: Reads, scope: Scope, period: Period, work: Cohort) -> Engagement:
+    params = Params(reads.postgres)
     views = await _one(
-        connection,
+        reads,
         "SELECT COUNT(*) AS views, COUNT(DISTINCT v.worker_id) AS viewers "
         "FROM task_view v JOIN task t ON t.id = v.task_id "
         f"WHERE {_scope(scope, params)} AND {_within('v.created_at', period, params)}",
@@ -599,12 +594,12 @@ async def engagement(scope: Scope, period: Period, work: Cohort) -> Engagement:
         starts=work.total.starts,
         submitted=work.total.submitted,
         abandoned=work.total.abandoned,
-        time_to_complete=await _durations(connection, scope, period),
+        time_to_complete=await _durations(reads, scope, period),
     )
 
 
-async def _durations(connection: BaseDBAsyncClient, scope: Scope, period: Period) -> Durations:
-    postgres = is_postgres(connection)
+async def _durations(reads: Reads, scope: Scope, period: Period) -> Durations:
+    postgres = reads.postgres
     params = Params(postgres)
     seconds = seconds_between("s.first_submitted_at", "s.created_at", postgres)
     inner = (
@@ -613,7 +608,7 @@ async def _durations(connection: BaseDBAsyncClient, scope: Scope, period: Period
     )
     if postgres:
         row = await _one(
-            connection,
+            reads,
             "SELECT COUNT(*) AS n, AVG(x) AS mean, "
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY x) AS median, "
             "percentile_cont(0.9) WITHIN GROUP (ORDER BY x) AS p90 "
@@ -634,7 +629,7 @@ async def _durations(connection: BaseDBAsyncClient, scope: Scope, period: Period
         picks.append(f"MAX(CASE WHEN i = CAST({position} AS INTEGER) THEN x END) AS {name}_lo")
         picks.append(f"MAX(CASE WHEN i = CAST({position} AS INTEGER) + 1 THEN x END) AS {name}_hi")
     row = await _one(
-        connection,
+        reads,
         f"SELECT MAX(n) AS n, AVG(x) AS mean, {', '.join(picks)} FROM ("
         "SELECT x, ROW_NUMBER() OVER (ORDER BY x) - 1 AS i, COUNT(*) OVER () AS n "
         f"FROM ({inner}) d) r",
@@ -659,11 +654,10 @@ async def _durations(connection: BaseDBAsyncClient, scope: Scope, period: Period
     )
 
 
-async def quality(scope: Scope, period: Period, work: Cohort) -> Quality:
-    connection = get_connection("default")
-    postgres = is_postgres(connection)
+async def quality(reads: Reads, scope: Scope, period: Period, work: Cohort) -> Quality:
+    postgres = reads.postgres
     params = Params(postgres)
-    disputes = await connection.execute_query_dict(
+    disputes = await reads.rows(
         "SELECT d.status AS status, COUNT(*) AS n FROM dispute d "
         f"JOIN submission s ON s.id = d.submission_id{_tasks(scope, 's')} "
         f"WHERE {_in_period(scope, period, params)} GROUP BY d.status",
@@ -671,7 +665,7 @@ async def quality(scope: Scope, period: Period, work: Cohort) -> Quality:
     )
     params = Params(postgres)
     ratings = await _one(
-        connection,
+        reads,
         "SELECT COUNT(*) AS n, AVG(r.clarity * 1.0) AS clarity, AVG(r.fairness * 1.0) AS fairness "
         "FROM task_rating r JOIN task t ON t.id = r.task_id "
         f"WHERE {_scope(scope, params)} AND {_within('r.created_at', period, params)}",
@@ -682,7 +676,7 @@ async def quality(scope: Scope, period: Period, work: Cohort) -> Quality:
     # How many of the account's tasks each worker has taken: one row per task and worker
     # in the slot counters, far fewer than their submissions.
     repeat = await _one(
-        connection,
+        reads,
         "SELECT COUNT(*) AS workers, "
         f"{_count_if('k.tasks >= 2')} AS repeat_workers FROM ("
         "SELECT c.worker_id, (SELECT COUNT(*) FROM task_worker_counter a JOIN task b ON "
@@ -715,13 +709,12 @@ async def quality(scope: Scope, period: Period, work: Cohort) -> Quality:
     )
 
 
-async def spending(scope: Scope, period: Period) -> Spending:
-    connection = get_connection("default")
-    postgres = is_postgres(connection)
+async def spending(reads: Reads, scope: Scope, period: Period) -> Spending:
+    postgres = reads.postgres
     params = Params(postgres)
     spent = f"l.to_bucket = '{LedgerBucket.TASK_SPENT}'"
     money = await _one(
-        connection,
+        reads,
         f"SELECT SUM(CASE WHEN {spent} THEN l.amount_minor ELSE 0 END) AS spend, "
         f"SUM(CASE WHEN l.reason = '{LedgerReason.BONUS}' THEN l.amount_minor ELSE 0 END) "
         f"AS bonuses FROM ledger_entry l{_tasks(scope, 'l')} "
@@ -730,7 +723,7 @@ async def spending(scope: Scope, period: Period) -> Spending:
     )
     params = Params(postgres)
     approved = await _one(
-        connection,
+        reads,
         f"SELECT COUNT(*) AS n FROM submission s{_tasks(scope, 's')} "
         f"WHERE {_in_period(scope, period, params, column='reviewed_at')} "
         f"AND s.state IN ({_states(PAID_STATES)})",
@@ -780,9 +773,8 @@ def _shifted(column: str, period: Period, params: Params) -> str:
     return f"(CASE {cases} END)"
 
 
-async def buckets(scope: Scope, period: Period, work: Cohort) -> list[BucketFigures]:
-    connection = get_connection("default")
-    postgres = is_postgres(connection)
+async def buckets(reads: Reads, scope: Scope, period: Period, work: Cohort) -> list[BucketFigures]:
+    postgres = reads.postgres
 
     async def per_bucket(select: str, source: str, account: bool) -> dict[int, dict[str, Any]]:
         params = Params(postgres)
@@ -793,7 +785,7 @@ async def buckets(scope: Scope, period: Period, work: Cohort) -> list[BucketFigu
             else f"{_scope(scope, params)} AND {_within('x.created_at', period, params)}"
         )
         join = _tasks(scope, "x") if account else " JOIN task t ON t.id = x.task_id"
-        rows = await connection.execute_query_dict(
+        rows = await reads.rows(
             f"SELECT {index} AS i, {select} FROM {source}{join} WHERE {where} GROUP BY 1",
             params.values,
         )
@@ -820,14 +812,13 @@ async def buckets(scope: Scope, period: Period, work: Cohort) -> list[BucketFigu
     ]
 
 
-async def workers(scope: Scope, period: Period, work: Cohort) -> list[WorkerFigures]:
+async def workers(reads: Reads, scope: Scope, period: Period, work: Cohort) -> list[WorkerFigures]:
     """Each worker with work started in the period: most submitted first."""
     if not work.workers:
         return []
-    connection = get_connection("default")
-    postgres = is_postgres(connection)
+    postgres = reads.postgres
     params = Params(postgres)
-    earnings = await connection.execute_query_dict(
+    earnings = await reads.rows(
         "SELECT l.worker_id AS w, SUM(l.amount_minor) AS n FROM ledger_entry l "
         f"{_tasks(scope, 'l')} WHERE {_in_period(scope, period, params, 'l')} "
         f"AND l.to_bucket = '{LedgerBucket.TASK_SPENT}' AND l.worker_id IS NOT NULL "
@@ -835,7 +826,7 @@ async def workers(scope: Scope, period: Period, work: Cohort) -> list[WorkerFigu
         params.values,
     )
     params = Params(postgres)
-    firings = await connection.execute_query_dict(
+    firings = await reads.rows(
         # The account's firings, also of rules on a whole project (no task); a narrower
         # scope counts those that name one of its tasks.
         f"SELECT f.worker_id AS w, COUNT(*) AS n FROM rule_firing f{_tasks(scope, 'f')} "
@@ -861,13 +852,12 @@ async def workers(scope: Scope, period: Period, work: Cohort) -> list[WorkerFigu
     return sorted(found, key=lambda f: (-f.submitted, f.worker_id))
 
 
-async def variants(scope: Scope, period: Period) -> list[VariantFigures]:
+async def variants(reads: Reads, scope: Scope, period: Period) -> list[VariantFigures]:
     """The tasks of a scope (a variant group's), oldest first (the first is the control)."""
-    connection = get_connection("default")
-    postgres = is_postgres(connection)
+    postgres = reads.postgres
     params = Params(postgres)
     decided = (*ACCEPTED, *REJECTED)
-    work = await connection.execute_query_dict(
+    work = await reads.rows(
         "SELECT t.id AS task, "
         "(SELECT COUNT(*) FROM task_view v WHERE v.task_id = t.id AND "
         f"{_within('v.created_at', period, params)}) AS views, "
@@ -913,15 +903,14 @@ def compare(figures: Sequence[VariantFigures]) -> list[VariantComparison]:
     ]
 
 
-async def budget_plan(account_id: int) -> list[BudgetPlan]:
+async def budget_plan(reads: Reads, account_id: int) -> list[BudgetPlan]:
     """Every task of the account with money in it, by remaining budget, least first."""
-    connection = get_connection("default")
-    params = Params(is_postgres(connection))
+    params = Params(reads.postgres)
     # Added in the order the statement names them (SQLite's placeholders are positional).
     spender = params.add(account_id)
     since = params.add(clock.now() - timedelta(days=RECENT_SPEND_DAYS))
     account = params.add(account_id)
-    rows = await connection.execute_query_dict(
+    rows = await reads.rows(
         "SELECT t.id AS task, t.budget_minor AS budget, t.committed_minor AS committed, "
         "t.spent_minor AS spent, t.remaining_minor AS remaining, "
         "COALESCE(r.spend, 0) AS recent FROM task t LEFT JOIN ("
@@ -943,3 +932,86 @@ async def budget_plan(account_id: int) -> list[BudgetPlan]:
         )
         for r in rows
     ]
+
+
+# --- reports: each one snapshot (services/report_reads.py) -------------------------------------
+
+
+class Group(StrEnum):
+    """A group of figures a report can be asked for."""
+
+    ENGAGEMENT = "engagement"
+    QUALITY = "quality"
+    SPENDING = "spending"
+    DISTRIBUTIONS = "distributions"
+    BUCKETS = "buckets"
+    WORKERS = "workers"
+
+
+# All but the money are about the cohort, which is read once for all of them.
+_OF_THE_COHORT = frozenset(Group) - {Group.SPENDING}
+
+
+@dataclass(frozen=True)
+class Report:
+    """The groups of figures asked for; None for those not asked for."""
+
+    engagement: Engagement | None = None
+    quality: Quality | None = None
+    spending: Spending | None = None
+    cohort: Cohort | None = None
+    buckets: list[BucketFigures] | None = None
+    workers: list[WorkerFigures] | None = None
+
+
+T = TypeVar("T")
+
+
+def asked(part: T | None) -> T:
+    """A group of a report that was asked for: a report computes every group asked for."""
+    if part is None:
+        raise RuntimeError("a group of figures that was asked for was not computed")
+    return part
+
+
+async def report(scope: Scope, period: Period, groups: frozenset[Group]) -> Report:
+    """The figures of `groups` for the scope over the period, all of one snapshot."""
+    async with report_reads.snapshot() as reads:
+        work = await cohort(reads, scope, period) if groups & _OF_THE_COHORT else None
+
+        async def part(group: Group) -> Any:
+            if group not in groups:
+                return None
+            if group is Group.SPENDING:
+                return await spending(reads, scope, period)
+            assert work is not None
+            if group is Group.ENGAGEMENT:
+                return await engagement(reads, scope, period, work)
+            if group is Group.QUALITY:
+                return await quality(reads, scope, period, work)
+            if group is Group.BUCKETS:
+                return await buckets(reads, scope, period, work)
+            if group is Group.WORKERS:
+                return await workers(reads, scope, period, work)
+            return work
+
+        found = await report_reads.side_by_side(*(part(group) for group in Group))
+    figures = dict(zip(Group, found, strict=True))
+    return Report(
+        engagement=figures[Group.ENGAGEMENT],
+        quality=figures[Group.QUALITY],
+        spending=figures[Group.SPENDING],
+        cohort=work if Group.DISTRIBUTIONS in groups else None,
+        buckets=figures[Group.BUCKETS],
+        workers=figures[Group.WORKERS],
+    )
+
+
+async def variant_report(scope: Scope, period: Period) -> list[VariantFigures]:
+    async with report_reads.snapshot() as reads:
+        return await variants(reads, scope, period)
+
+
+async def budget_plans(account_id: int) -> list[BudgetPlan]:
+    async with report_reads.snapshot() as reads:
+        return await budget_plan(reads, account_id)

@@ -59,6 +59,12 @@ async def _prepared(
     return account, scope, period
 
 
+async def _report(
+    scope: analytics.Scope, period: analytics.Period, group: analytics.Group
+) -> analytics.Report:
+    return await analytics.report(scope, period, frozenset({group}))
+
+
 def _rate(value: float | None) -> Cell:
     return None if value is None else round(value, 6)
 
@@ -70,7 +76,9 @@ async def _rows(rows: Sequence[Sequence[Cell]]) -> AsyncGenerator[Sequence[Cell]
 
 async def buckets_report(account_id: int, given: AnalyticsFilter) -> Report:
     account, scope, period = await _prepared(account_id, given)
-    found = await analytics.buckets(scope, period, await analytics.cohort(scope, period))
+    found = analytics.asked(
+        (await analytics.report(scope, period, frozenset({analytics.Group.BUCKETS}))).buckets
+    )
     money = account.currency
     return Report(
         (
@@ -100,7 +108,9 @@ async def buckets_report(account_id: int, given: AnalyticsFilter) -> Report:
 
 async def workers_report(account_id: int, given: AnalyticsFilter) -> Report:
     account, scope, period = await _prepared(account_id, given)
-    found = await analytics.workers(scope, period, await analytics.cohort(scope, period))
+    found = analytics.asked(
+        (await analytics.report(scope, period, frozenset({analytics.Group.WORKERS}))).workers
+    )
     names = {w.id: w for w in await Worker.filter(id__in=[f.worker_id for f in found])}
     money = account.currency
     return Report(
@@ -133,7 +143,9 @@ async def workers_report(account_id: int, given: AnalyticsFilter) -> Report:
 
 async def distributions_report(account_id: int, given: AnalyticsFilter) -> Report:
     _, scope, period = await _prepared(account_id, given)
-    work = await analytics.cohort(scope, period)
+    work = analytics.asked(
+        (await analytics.report(scope, period, frozenset({analytics.Group.DISTRIBUTIONS}))).cohort
+    )
     parts = (
         ("country", analytics.by_country(work)),
         ("hour_of_day", analytics.by_local_time(work, "hour")),
@@ -151,7 +163,7 @@ async def variants_report(account_id: int, given: AnalyticsFilter) -> Report:
         raise UseCaseError.single(
             ErrorCode.VALIDATION, "'variantGroup' is required.", "variantGroup"
         )
-    found = await analytics.variants(scope, period)
+    found = await analytics.variant_report(scope, period)
     against = {c.variant.task_id: c for c in analytics.compare(found)}
 
     def compared(task_id: int) -> tuple[Cell, ...]:
@@ -196,7 +208,7 @@ async def budget_plan_report(account_id: int, given: AnalyticsFilter) -> Report:
     del given  # the plan is of every task, now
     account = await Account.get(id=account_id)
     money = account.currency
-    found = await analytics.budget_plan(account_id)
+    found = await analytics.budget_plans(account_id)
     return Report(
         (
             *("task_id", "budget", "committed", "spent", "remaining"),
