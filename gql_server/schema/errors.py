@@ -110,9 +110,23 @@ _LIMITER_CODES = (
 )
 
 
+# How graphql-core words a variable's value that does not fit its type (coerce_variable_values):
+# the client's input, not its document. Other "Variable '$a' ..." messages are the
+# document's, found by validation (never used, not defined, in the wrong position).
+_VARIABLE_VALUE_REFUSALS = (
+    " has invalid value",
+    " has invalid default value",
+    " got invalid value ",
+    " was not provided.",
+    " must not be null.",
+)
+
+
 def _client_code(error: GraphQLError) -> str:
     """The code of a client error raised before execution, by what raised it."""
-    if _is_coercion_error(error) and error.message.startswith("Variable '$"):
+    if error.message.startswith("Variable '$") and any(
+        phrase in error.message for phrase in _VARIABLE_VALUE_REFUSALS
+    ):
         return "BAD_USER_INPUT"
     for pattern, code in _LIMITER_CODES:
         if pattern.search(error.message):

@@ -229,3 +229,30 @@ async def test_errors_suggest_nothing_of_the_schema(api: Api, requester: Request
         for error in body["errors"]:
             assert "Did you mean" not in error["message"], error
             assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "code"),
+    [
+        # The document's faults, found by validation.
+        ("query ($a: Int) { __typename }", {"a": 1}, "GRAPHQL_VALIDATION_FAILED"),
+        ("query { reviewQueue(first: $n) { totalCount } }", None, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "query ($n: String) { reviewQueue(first: $n) { totalCount } }",
+            {"n": "5"},
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        # The variables' values, which do not fit the types the document declares.
+        ("query ($n: Int) { reviewQueue(first: $n) { totalCount } }", {"n": "x"}, "BAD_USER_INPUT"),
+        ("query ($n: Int!) { reviewQueue(first: $n) { totalCount } }", None, "BAD_USER_INPUT"),
+        (
+            "query ($n: Int!) { reviewQueue(first: $n) { totalCount } }",
+            {"n": None},
+            "BAD_USER_INPUT",
+        ),
+    ],
+)
+async def test_a_variable_is_a_validation_fault_of_the_document_or_bad_input_of_its_value(
+    api: Api, requester: Requester, document: str, variables: dict[str, Any] | None, code: str
+) -> None:
+    assert await _refused(api, requester.key, document, variables) == [code]

@@ -251,7 +251,7 @@ REQUEST_ERRORS = {
     "token limit": (TOO_MANY_TOKENS, None, "TOKEN_LIMIT_EXCEEDED", 400),
     "validation error": ("{ noSuchField }", None, "GRAPHQL_VALIDATION_FAILED", 400),
     "variable coercion": (
-        "query ($first: Int!) { __typename }",
+        "query ($first: Int!) { reviewQueue(first: $first) { totalCount } }",
         {"first": "many"},
         "BAD_USER_INPUT",
         400,
