@@ -198,11 +198,14 @@ class TaskChange(StrEnum):
 
 
 class ThreadChange(StrEnum):
-    """What happened to a question thread (the `threadActivity` stream)."""
+    """What happened to a thread (the `threadActivity` stream)."""
 
     ASKED = "asked"
     WORKER_REPLIED = "worker_replied"
+    # Every message of the team in a thread, so that a colleague's answer shows at once.
     TEAM_REPLIED = "team_replied"
+    # A thread the team began: a message to a worker, or a review note.
+    TEAM_OPENED = "team_opened"
     CLOSED = "closed"
     OVERDUE = "overdue"
 

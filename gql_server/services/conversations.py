@@ -316,10 +316,16 @@ async def _changed(work: UnitOfWork, thread: Thread, change: ThreadChange) -> No
 
 
 async def _team_writes(
-    work: UnitOfWork, thread: Thread, member_id: int, kind: MessageKind, text: str
+    work: UnitOfWork,
+    thread: Thread,
+    member_id: int,
+    kind: MessageKind,
+    text: str,
+    change: ThreadChange = ThreadChange.TEAM_REPLIED,
 ) -> None:
     """A member's message in the thread: it answers what waits (OPEN -> ANSWERED, the due
-    time cleared); the first answer to the worker's question records how long it took."""
+    time cleared); the first answer to the worker's question records how long it took.
+    `change`: what the stream says of it (TEAM_OPENED for a thread the message began)."""
     now = clock.now()
     room = Thread.filter(
         id=thread.id,
@@ -347,8 +353,7 @@ async def _team_writes(
         body=text,
         created_at=now,
     )
-    if thread.state == ThreadState.OPEN:
-        await _changed(work, thread, ThreadChange.TEAM_REPLIED)
+    await _changed(work, thread, change)
 
 
 async def reply_to_thread(principal: MemberPrincipal, thread_id: int | None, body: str) -> Thread:
@@ -394,7 +399,7 @@ async def message_worker(
         raise not_found("Worker", "worker_id")
     account = await Account.get(id=principal.account_id)
     since = _day_start(account)
-    async with unit_of_work():
+    async with unit_of_work() as work:
         # The account's messages one at a time, so the daily cap holds.
         await Account.filter(id=account.id).select_for_update(no_key=True).first()
         sent = await ThreadMessage.filter(
@@ -424,6 +429,7 @@ async def message_worker(
             body=text,
             created_at=now,
         )
+        await _changed(work, thread, ThreadChange.TEAM_OPENED)
     return thread
 
 
@@ -443,7 +449,9 @@ async def post_review_note(
         .order_by("-last_message_at", "-id")
         .first()
     )
+    change = ThreadChange.TEAM_REPLIED
     if thread is None:
+        change = ThreadChange.TEAM_OPENED
         now = clock.now()
         thread = await Thread.create(
             account_id=account_id,
@@ -455,7 +463,7 @@ async def post_review_note(
             last_message_at=now,
             created_at=now,
         )
-    await _team_writes(work, thread, member_id, MessageKind.REVIEW_NOTE, note)
+    await _team_writes(work, thread, member_id, MessageKind.REVIEW_NOTE, note, change)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from gql.transport.exceptions import TransportQueryError
 
-from tests.conversations.documents import ASK, TEAM_REPLY, THREAD_ACTIVITY
-from tests.factories import Requester, api_open_task, new_worker
+from tests.conversations.documents import ASK, MESSAGE_WORKER, TEAM_REPLY, THREAD_ACTIVITY
+from tests.factories import Requester, api_open_task, api_start_and_submit, new_worker
 from tests.server import Http, LiveClient
 
 
@@ -49,6 +49,39 @@ async def test_a_dashboard_sees_the_open_count_go_up_on_a_question_and_down_on_t
         assert reply["openCount"] == 0
         assert [c["kind"] for c in reply["changes"]] == ["TEAM_REPLIED"]
         assert (await account_stream.next())["threadActivity"]["openCount"] == 0
+
+
+async def test_every_message_of_the_team_shows_to_the_rest_of_the_team(
+    server: str, http: Http, account: Requester
+) -> None:
+    owner = account.key
+    task_id = await api_open_task(http, owner)
+    worker = await new_worker()
+    await api_start_and_submit(http, worker.key, task_id)
+    async with LiveClient(server, owner) as live:
+        stream = live.subscribe(THREAD_ACTIVITY)
+        first = (await stream.next())["threadActivity"]
+        sent = await http.data(
+            MESSAGE_WORKER,
+            {"input": {"workerId": worker.global_id, "taskId": task_id, "body": "Thanks!"}},
+            key=owner,
+        )
+        thread_id = sent["messageWorker"]["thread"]["id"]
+        opened = (await stream.next())["threadActivity"]
+        assert opened["version"] == first["version"] + 1
+        assert opened["changes"] == [
+            {
+                "kind": "TEAM_OPENED",
+                "threadId": thread_id,
+                "taskId": task_id,
+                "workerId": worker.global_id,
+            }
+        ]
+        # A second message in a thread that waits for the worker still shows.
+        await http.data(TEAM_REPLY, {"t": thread_id, "b": "And welcome back."}, key=owner)
+        again = (await stream.next())["threadActivity"]
+        assert [c["kind"] for c in again["changes"]] == ["TEAM_REPLIED"]
+        assert (again["openCount"], again["overdueCount"]) == (0, 0)
 
 
 async def test_another_account_cannot_follow_a_tasks_threads(
