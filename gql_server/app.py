@@ -28,7 +28,7 @@ from strawberry.types.unset import UnsetType
 
 from gql_server import db, http_answers
 from gql_server.body_limit import BodyLimit
-from gql_server.downloads import Downloads
+from gql_server.downloads import Downloads, spending
 from gql_server.export import audit_export
 from gql_server.resolvers.context import Context, RequestPolicy
 from gql_server.resolvers.fan_out import SharedData
@@ -283,14 +283,16 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
         key_rate_limits=settings.key_rate_limits,
         introspection=settings.introspection,
     )
+    # Downloads spend points of the same budgets as GraphQL requests.
+    spend = spending(graphql.policy.rate_limiter, settings.rate_limits, settings.key_rate_limits)
     # Each running download may hold a connection of the pool: half of it at most.
-    downloads = Downloads(principal_from_header, max(1, settings.db_pool_size // 2))
+    downloads = Downloads(principal_from_header, spend, max(1, settings.db_pool_size // 2))
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
-            Route("/export/audits/{report}.csv", audit_export(principal_from_header)),
+            Route("/export/audits/{report}.csv", audit_export(principal_from_header, spend)),
             *downloads.routes(),
         ],
         middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],

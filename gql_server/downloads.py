@@ -13,6 +13,9 @@ Invariants:
   database cursor and connection. At most `max_streams` downloads run at a time per
   process (each may hold a database connection throughout); one more answers 503 with
   Retry-After.
+- A download spends `DOWNLOAD_COST` points of its key's rate limit (a link's: of the key
+  that made it), as an aggregated report does in GraphQL; over the budget it answers 429
+  RATE_LIMITED with Retry-After and `retryAfterSeconds`, before anything is read.
 - The answer is never cached or sent on as a referrer (`Cache-Control: no-store`,
   `Referrer-Policy: no-referrer`): a link's secret is in its path. The access log never
   shows it (cli.py's access log filter).
@@ -30,17 +33,55 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gql_server import http_answers
+from gql_server.schema.cost import REPORT_COST
 from gql_server.services import exports, report_reads
 from gql_server.services.errors import UseCaseError, field_label
 from gql_server.services.principals import MemberPrincipal, Principal
+from gql_server.services.rate_limits import Allowance, RateLimiter, bucket_for
 from gql_server.tabular import MEDIA_TYPES, Format, chunks
 
 Authenticate = Callable[[object], Awaitable[Principal | None]]
+# Spends a download's points from its key's budget: None when allowed, what is left when not.
+Spend = Callable[[MemberPrincipal], Awaitable[Allowance | None]]
 LINK_PATH = exports.LINK_PATH
+# A download reads a whole report, however little of it the client keeps.
+DOWNLOAD_COST = REPORT_COST
 
 
-def _refused(code: str, message: str, details: list[dict[str, object]] | None = None) -> Response:
-    answer = http_answers.download_refusal(code, message, details)
+def spending(
+    limiter: RateLimiter | None, budgets: Mapping[str, int], key_budgets: Mapping[str, int]
+) -> Spend:
+    """What downloads spend their points with: the GraphQL requests' limiter and budgets."""
+
+    async def spend(principal: MemberPrincipal) -> Allowance | None:
+        if limiter is None:
+            return None
+        return await limiter.spend(bucket_for(principal, budgets, key_budgets, None), DOWNLOAD_COST)
+
+    return spend
+
+
+async def refused_for_rate(spend: Spend, principal: MemberPrincipal) -> Response | None:
+    """The 429 of a download over its key's budget, or None when it may go on."""
+    left = await spend(principal)
+    if left is None:
+        return None
+    return _refused(
+        "RATE_LIMITED",
+        f"Rate limit reached: this key has {left.remaining} of its {left.limit} points per "
+        f"minute left and a download costs {DOWNLOAD_COST}; retry in "
+        f"{left.retry_after_seconds} s.",
+        retry_after_seconds=left.retry_after_seconds,
+    )
+
+
+def _refused(
+    code: str,
+    message: str,
+    details: list[dict[str, object]] | None = None,
+    retry_after_seconds: int | None = None,
+) -> Response:
+    answer = http_answers.download_refusal(code, message, details, retry_after_seconds)
     return JSONResponse(dict(answer.body), status_code=answer.status, headers=dict(answer.headers))
 
 
@@ -85,8 +126,9 @@ class _Stream(StreamingResponse):
 class Downloads:
     """The download routes of one app, and the count of its running downloads."""
 
-    def __init__(self, authenticate: Authenticate, max_streams: int) -> None:
+    def __init__(self, authenticate: Authenticate, spend: Spend, max_streams: int) -> None:
         self._authenticate = authenticate
+        self._spend = spend
         self._max_streams = max_streams
         self.running = 0
 
@@ -138,6 +180,9 @@ class Downloads:
         # Taken before the first await, so that concurrent requests cannot all pass the check.
         self.running += 1
         try:
+            if (over := await refused_for_rate(self._spend, principal)) is not None:
+                self._released()
+                return over
             report = await exports.report(principal.account_id, kind, params)
         except UseCaseError as error:
             self._released()

@@ -16,14 +16,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from gql_server.downloads import Authenticate, Spend, refused_for_rate
 from gql_server.models import Batch, Member
 from gql_server.services import audits
 from gql_server.services.errors import UseCaseError
 from gql_server.services.exports import filter_from_params
 from gql_server.services.global_ids import global_id
-from gql_server.services.principals import MemberPrincipal, Principal
+from gql_server.services.principals import MemberPrincipal
 
-Authenticate = Callable[[object], Awaitable[Principal | None]]
 _CHUNK = 500
 
 
@@ -179,7 +179,9 @@ REPORTS: dict[str, Callable[[int, audits.AuditFilter], AsyncIterator[str]]] = {
 }
 
 
-def audit_export(authenticate: Authenticate) -> Callable[[Request], Awaitable[Response]]:
+def audit_export(
+    authenticate: Authenticate, spend: Spend
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         principal = await authenticate(request.headers.get("authorization"))
         if principal is None:
@@ -206,6 +208,8 @@ def audit_export(authenticate: Authenticate) -> Callable[[Request], Awaitable[Re
                 {"error": {"code": error.errors[0].code.value, "message": str(error)}},
                 status_code=400,
             )
+        if (over := await refused_for_rate(spend, principal)) is not None:
+            return over
         filename = f"audit-{request.path_params['report']}.csv"
         return StreamingResponse(
             report(principal.account_id, given),

@@ -216,6 +216,7 @@ DOWNLOAD_REFUSALS = {
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
+    "RATE_LIMITED": 429,
     "SERVICE_UNAVAILABLE": 503,
     "REPORT_TIMEOUT": 503,
 }
@@ -224,20 +225,27 @@ BUSY_RETRY_SECONDS = 5
 
 
 def download_refusal(
-    code: str, message: str, details: list[dict[str, Any]] | None = None
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    retry_after_seconds: int | None = None,
 ) -> Answer:
     """The answer to a download that cannot start: `{"error": {"code", "message"}}` (and
     `details`, one per bad parameter), the same body the audit CSV exports answer with,
-    with the status of its code."""
+    with the status of its code; a refusal for the rate limit says when to try again."""
     status = DOWNLOAD_REFUSALS[code]
     headers = {"Cache-Control": "no-store"}
     if status == 401:
         headers["WWW-Authenticate"] = AUTHENTICATE
     if code == "SERVICE_UNAVAILABLE":
         headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+    if retry_after_seconds is not None:
+        headers["Retry-After"] = str(retry_after_seconds)
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
+    if retry_after_seconds is not None:
+        error["retryAfterSeconds"] = retry_after_seconds
     return Answer(status, JSON, {"error": error}, headers)
 
 

@@ -97,7 +97,8 @@ class ListSize:
 
 
 # A report aggregated in the database (about six statements over the account's work).
-REPORT = (Cost(weight="200"),)
+REPORT_COST = 200
+REPORT = (Cost(weight=str(REPORT_COST)),)
 TOTAL_COUNT_WEIGHT = 5
 # Reviews or audits of one submission, as lists: rarely more than a few.
 DECISIONS_PER_SUBMISSION = 5

@@ -12,14 +12,16 @@ from typing import Any
 
 import pytest
 
+from gql_server.downloads import DOWNLOAD_COST
 from gql_server.models import ExportLink
 from gql_server.models.enums import AuditOutcome, MemberRole, ProofKind
 from gql_server.schema.relay import to_global_id
 from gql_server.services import api_keys, audits, members, review, submissions
 from gql_server.services.tasks import ProofRequirementDraft
+from gql_server.settings import Settings
 from gql_server.tabular import FORMULA_STARTS, unescape_cell
 from tests.factories import Requester, frozen_clock, new_requester, new_task, new_worker
-from tests.graphql_client import Api
+from tests.graphql_client import Api, app_with
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -396,3 +398,32 @@ async def test_a_read_only_key_makes_links_and_nothing_else(api: Api, requester:
         assert body["data"] is None
     before = await ExportLink.filter(account_id=requester.account_id).count()
     assert before == 1
+
+
+async def test_downloads_spend_their_keys_rate_limit_and_are_refused_past_it(
+    database: Settings, requester: Requester
+) -> None:
+    # A budget of two downloads and a little: making a link spends from it too, and a
+    # link's download spends from the key that made it.
+    budget = 2 * DOWNLOAD_COST + 60
+    async with app_with(database, key_rate_limits={requester.key[:12]: budget}) as api:
+        linked = await api.post(LINK, {"input": {"format": "CSV"}}, key=requester.key)
+        made = linked["data"]["createExportLink"]
+        first = await _get(api, "/export/submissions.csv", requester.key)
+        by_link = await api.client.get(made["path"])
+        assert (first.status_code, by_link.status_code) == (200, 200)
+        asked = await api.post("{ rateLimit { limit remaining } }", key=requester.key)
+        spent_on_graphql = sum(
+            body["extensions"]["cost"]["requestedQueryCost"] for body in (linked, asked)
+        )
+        assert asked["data"]["rateLimit"]["limit"] == budget
+        assert asked["data"]["rateLimit"]["remaining"] == (
+            budget - 2 * DOWNLOAD_COST - spent_on_graphql
+        )
+        for path in ("/export/submissions.csv", "/export/audits/summary.csv", made["path"]):
+            refused = await _get(api, path, requester.key if "links" not in path else None)
+            assert refused.status_code == 429, path
+            error = refused.json()["error"]
+            assert error["code"] == "RATE_LIMITED"
+            assert error["retryAfterSeconds"] >= 1
+            assert refused.headers["retry-after"] == str(error["retryAfterSeconds"])
