@@ -19,7 +19,7 @@ from gql_server.services.api_keys import SANDBOX_KEY_PREFIX, identify
 from gql_server.services.principals import MemberPrincipal
 from gql_server.services.task_lifecycle import publish_task
 from tests import REPO_ROOT
-from tests.callbacks.receiver import Receiver, sender
+from tests.callbacks.receiver import Receiver, deliver_to
 from tests.factories import Requester, new_task, new_worker
 from tests.graphql_client import Api
 
@@ -105,7 +105,7 @@ async def test_a_sandbox_twin_is_filled_by_simulated_workers_and_stays_apart(
     firings = await api.data("{ ruleFirings(first: 10) { totalCount } }", key=key)
     assert firings["ruleFirings"]["totalCount"] == 1
     assert (await api.data(QUEUE, key=key))["reviewQueue"]["totalCount"] == 4
-    await sender().deliver_due()
+    await deliver_to(receiver)
     assert receiver.requests, "the sandbox task's callback was delivered"
 
     # Nothing of the sandbox reaches the live account or real workers, and back.

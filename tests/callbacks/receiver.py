@@ -31,6 +31,15 @@ def sender(timeout: float = 5.0) -> CallbackSender:
     return CallbackSender(lambda: callback_client(allow_private=True, timeout_seconds=timeout))
 
 
+async def deliver_to(receiver: Receiver, rounds: int = 1000) -> None:
+    """Deliver due callbacks until `receiver` has had one, or none are due: events that
+    other tests left undelivered (hundreds, due earlier, their receivers gone) come first,
+    20 a round, and each failed attempt moves its event past the fresh ones."""
+    for _ in range(rounds):
+        if receiver.requests or not await sender().deliver_due():
+            return
+
+
 async def reviewed_submission(requester: Requester, url: str) -> int:
     """Approve one submission of a task whose callback URL is `url`; return its id."""
     task = await new_task(requester, callback_url=url)
