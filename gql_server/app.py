@@ -26,7 +26,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
-from gql_server import db, http_answers
+from gql_server import dashboard, db, http_answers
 from gql_server.body_limit import BodyLimit
 from gql_server.downloads import Downloads
 from gql_server.export import audit_export
@@ -233,6 +233,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             if settings.run_background_in_process
             else None
         )
+        demo = asyncio.create_task(demo_activity.run(stop)) if settings.demo_activity else None
         try:
             yield {}
         finally:
@@ -292,6 +293,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             Route("/healthz", healthz),
             Route("/export/audits/{report}.csv", audit_export(principal_from_header)),
             *downloads.routes(),
+            *(dashboard.routes() if settings.dashboard else []),
         ],
         middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
