@@ -33,7 +33,7 @@ from gql_server.export import audit_export
 from gql_server.resolvers.context import Context, RequestPolicy
 from gql_server.resolvers.fan_out import SharedData
 from gql_server.schema.build import schema
-from gql_server.services import api_keys, background, streams
+from gql_server.services import api_keys, background, demo_activity, streams
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 from gql_server.services.rate_limits import RateLimiter
 from gql_server.settings import Settings
@@ -241,6 +241,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             await watching
             if sweeps is not None:
                 await sweeps
+            if demo is not None:
+                await demo
             streams.install_publisher(previous)
             install_hub(previous_hub)
             await hub.disconnect()
