@@ -4,10 +4,12 @@ and a restarted server is resumed from without a missed version."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from pathlib import Path
 
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import BrowserContext, Route, expect
 
 from gql_server.services.demo import Demo
 from gql_server.settings import Settings
@@ -137,6 +139,41 @@ async def test_a_reject_without_feedback_shows_the_error_and_changes_nothing(
     await expect(page.locator("#task-committed")).to_have_text("$4.50")
 
 
+async def test_a_retry_after_a_network_failure_sends_the_same_idempotency_key(
+    context: BrowserContext, dashboard_server: ServerProcess, demo: Demo
+) -> None:
+    assert demo.owner_api_key is not None
+    page = await open_dashboard(context, dashboard_server.base, demo.owner_api_key)
+    await expect(page.locator("#queue-length")).to_have_text("3")
+    sent: list[str] = []
+
+    async def lose_the_first_approval(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if "approveSubmission" not in body.get("query", ""):
+            await route.continue_()
+            return
+        sent.append(body["variables"]["k"])
+        if len(sent) == 1:
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route("**/graphql", lose_the_first_approval)
+    row = page.locator("#queue-rows tr").first
+    await row.get_by_role("button", name="Approve").click()
+    await expect(row.locator(".error")).to_contain_text("The server cannot be reached")
+    await row.get_by_role("button", name="Approve").click()
+
+    await expect(page.locator("#queue-length")).to_have_text("2")
+    await expect(page.locator("#task-spent")).to_have_text("$3.00")
+    assert len(sent) == 2 and sent[0] == sent[1]
+
+    # The next action gets a key of its own.
+    await page.locator("#queue-rows tr").first.get_by_role("button", name="Approve").click()
+    await expect(page.locator("#queue-length")).to_have_text("1")
+    assert len(sent) == 3 and sent[2] != sent[0]
+
+
 CREATE_KEY = 'mutation { createApiKey(input: {name: "wall screen"}) { key { id } secret } }'
 REVOKE = "mutation ($id: ID!) { revokeApiKey(input: {keyId: $id}) { userErrors { code } } }"
 
@@ -166,6 +203,22 @@ async def test_a_key_revoked_under_the_page_is_told_plainly(
     await expect(page.locator("#connection")).to_have_attribute("data-phase", "key-rejected")
     await expect(page.locator("#notice")).to_contain_text("This API key is not valid")
     await expect(page.get_by_label("Paste a member's API key")).to_be_focused()
+
+
+async def test_a_rate_limit_is_told_with_the_time_to_wait(
+    context: BrowserContext, database: Settings, tmp_path: Path, demo: Demo
+) -> None:
+    assert demo.owner_api_key is not None
+    # A budget smaller than any request: the page's first one is refused RATE_LIMITED.
+    env = {**dashboard_env(database), "GQL_RATE_LIMITS": "owner=1"}
+    with server_process(env, tmp_path) as server:
+        page = await context.new_page()
+        await page.goto(f"{server.base}/dashboard")
+        await page.get_by_label("Paste a member's API key").fill(demo.owner_api_key)
+        await page.get_by_role("button", name="Connect").click()
+        await expect(page.get_by_role("alert")).to_have_text(
+            re.compile(r"Too many requests for this key: try again in \d+ seconds\.")
+        )
 
 
 async def test_a_restarted_server_is_resumed_from_the_last_version_seen(
