@@ -30,8 +30,8 @@ from gql_server.services.workers import register_worker
 
 logger = logging.getLogger(__name__)
 
-INTERVAL_SECONDS = 4.0
-QUEUE_CAP = 12
+INTERVAL_SECONDS = 5.0
+QUEUE_CAP = 40
 COUNTRIES = ("US", "DE", "IN", "BR", "PH", "NG", "FR", "MX")
 
 
