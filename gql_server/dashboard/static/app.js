@@ -231,8 +231,8 @@ function chooseTask(taskId) {
     new Stream("audit locks", "auditLocks", S.locks, v, { onMessage: locksMessage, onError: streamError }),
     new Stream("task events", "taskEvents", S.events, v, { onMessage: eventsMessage, onError: streamError }),
   ].map((stream) => state.live.add(stream));
+  // Each stream's first message is a snapshot: the queue's list is read on it.
   renderStreams(state.live.streams);
-  refreshQueue();
   refreshAnalytics();
 }
 
@@ -271,9 +271,14 @@ async function refreshQueue() {
   try {
     data = await state.http.request(Q.queue, { t: taskId, n: PAGE_SIZE });
   } catch (error) {
-    failed(error, $("bulk-error"));
+    if (error instanceof ApiError && error.kind === "network") {
+      $("queue-error").textContent = "The server cannot be reached: the list is read again once it is back.";
+    } else {
+      failed(error, $("queue-error"));
+    }
     return;
   }
+  $("queue-error").textContent = "";
   if (taskId !== state.taskId) return;
   const nodes = data.reviewQueue.edges.map((edge) => edge.node);
   const shown = new Set(nodes.map((node) => node.id));
