@@ -20,7 +20,7 @@ from tests.dashboard.conftest import (
     stream_row,
     task_id_of,
 )
-from tests.factories import api_start_and_submit, new_worker
+from tests.factories import api_start_and_submit, api_task_action, new_worker
 from tests.graphql_client import Api
 from tests.server import Http, ServerProcess, server_process
 
@@ -172,6 +172,55 @@ async def test_a_retry_after_a_network_failure_sends_the_same_idempotency_key(
     await page.locator("#queue-rows tr").first.get_by_role("button", name="Approve").click()
     await expect(page.locator("#queue-length")).to_have_text("1")
     assert len(sent) == 3 and sent[2] != sent[0]
+
+
+async def test_the_tasks_events_arrive_in_the_feed(
+    context: BrowserContext, dashboard_server: ServerProcess, demo: Demo
+) -> None:
+    assert demo.owner_api_key is not None
+    page = await open_dashboard(context, dashboard_server.base, demo.owner_api_key)
+    task_id = await task_id_of(page)
+    http = Http(dashboard_server.base)
+    try:
+        await api_task_action(http, demo.owner_api_key, "pauseTask", task_id)
+        await expect(page.locator("#events-feed li").first).to_contain_text("Task paused")
+        await expect(page.locator("#task-status")).to_have_text("PAUSED")
+        await api_task_action(http, demo.owner_api_key, "closeTask", task_id)
+        await expect(page.locator("#events-feed li").first).to_contain_text("Task closed (manual)")
+        await expect(page.locator("#task-select option:checked")).to_contain_text("(closed)")
+    finally:
+        await http.client.aclose()
+
+
+ADD_AUDITOR = """mutation { addMember(input: {name: "Ana Auditor", email: "ana@demo.example",
+  role: AUDITOR}) { apiKey userErrors { code } } }"""
+COMPLETED = "{ completedSubmissions(first: 1) { edges { node { id } } } }"
+START_AUDIT = """mutation ($id: ID!) { startAudit(input: {submissionId: $id}) {
+  lock { held } userErrors { code } } }"""
+
+
+async def test_an_audit_lock_taken_shows_who_holds_it_since_when_and_until_when(
+    context: BrowserContext, dashboard_server: ServerProcess, demo: Demo
+) -> None:
+    assert demo.owner_api_key is not None
+    page = await open_dashboard(context, dashboard_server.base, demo.owner_api_key)
+    await expect(page.locator("#locks-count")).to_have_text("0")
+    http = Http(dashboard_server.base)
+    try:
+        auditor = (await http.data(ADD_AUDITOR, key=demo.owner_api_key))["addMember"]["apiKey"]
+        done = await http.data(COMPLETED, key=demo.owner_api_key)
+        submission = done["completedSubmissions"]["edges"][0]["node"]["id"]
+        taken = await http.data(START_AUDIT, {"id": submission}, key=auditor)
+        assert taken["startAudit"]["lock"] == {"held": True}
+    finally:
+        await http.client.aclose()
+
+    await expect(page.locator("#locks-count")).to_have_text("1")
+    row = page.locator(f'#locks-rows tr[data-submission-id="{submission}"]')
+    await expect(row.locator("td").nth(0)).to_have_text("Worker 2's work")
+    await expect(row.locator("td").nth(1)).to_have_text("Ana Auditor")
+    await expect(row.locator("td").nth(2)).not_to_have_text("—")
+    await expect(row.locator("td").nth(3)).not_to_have_text("—")
 
 
 CREATE_KEY = 'mutation { createApiKey(input: {name: "wall screen"}) { key { id } secret } }'

@@ -425,12 +425,13 @@ async function locksMessage(message) {
 }
 
 function eventsMessage(message, meta) {
+  $("task-status").textContent = message.status;
   if (meta.snapshot) {
     const reason = message.closeReason ? ` (${message.closeReason.toLowerCase().replaceAll("_", " ")})` : "";
     addEvent(`Status: ${message.status.toLowerCase()}${reason}, at version ${message.version}`, "STATUS");
   }
   for (const change of message.changes) addEvent(eventText(change), change.kind);
-  const task = state.tasks.find((item) => item.id === message.taskId);
+  const task = state.tasks.find((item) => item.id === state.taskId);
   if (task && task.status !== message.status) {
     task.status = message.status;
     fillTasks();
