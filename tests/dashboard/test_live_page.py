@@ -288,7 +288,7 @@ async def test_a_restarted_server_is_resumed_from_the_last_version_seen(
         # server that comes back has it only in its stored stream messages.
         await api_start_and_submit(api, (await new_worker()).key, task_id, submit=False)
 
-        server.start()
+        server.start(timeout=60)  # a loaded machine starts Python slowly
         await expect(page.locator("#connection")).to_have_attribute("data-phase", "resumed")
         await expect(page.locator("#connection-text")).to_contain_text(f"task budget v{seen}")
         # The change it missed arrives as the next version, not as a snapshot.

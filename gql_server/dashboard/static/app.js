@@ -158,6 +158,15 @@ async function connect(key) {
       if (phase.phase === "resumed") refreshQueue();
     },
     onStreams: () => renderStreams(state.live.streams),
+    checkKey: async () => {
+      try {
+        await state.http.request("{ me { __typename } }");
+        return true;
+      } catch (error) {
+        if (error instanceof ApiError && error.kind === "unauthenticated") return false;
+        throw error;
+      }
+    },
   });
   state.live.add(
     new Stream("account budget", "budget", S.budget, { t: null }, {

@@ -11,6 +11,7 @@ const BACKOFF_CAP_MS = 5000;
 const ACK_TIMEOUT_MS = 10000;
 // The server pings every 15 s; silence for longer than this means the connection is dead.
 const SILENCE_MS = 40000;
+const MAX_REFUSALS = 3;
 
 export class Stream {
   // field: the subscription's root field (e.g. "budget"); onMessage(message, meta) with
@@ -33,11 +34,17 @@ export class Stream {
 export class LiveConnection {
   // onState({ phase, attempt, detail }): phase is "connecting", "live", "reconnecting",
   // "resumed", "resynchronised" or "key-rejected". onStreams(): a stream's version moved.
-  constructor(url, key, { onState, onStreams }) {
+  // checkKey(): a Promise of whether the key is still good, asked over HTTP when the
+  // server refuses the websocket (4403 also ends a connection the server could not
+  // authenticate for another reason); a refusal of a good key is retried, up to
+  // MAX_REFUSALS in a row.
+  constructor(url, key, { onState, onStreams, checkKey }) {
     this.url = url;
     this.key = key;
     this.onState = onState;
     this.onStreams = onStreams || (() => {});
+    this.checkKey = checkKey || (async () => false);
+    this.refusals = 0;
     this.streams = new Set();
     this.socket = null;
     this.acknowledged = false;
@@ -122,6 +129,7 @@ export class LiveConnection {
         const resuming = this.everConnected;
         this.everConnected = true;
         this.attempt = 0;
+        this.refusals = 0;
         for (const stream of this.streams) this.subscribe(stream, resuming);
         this.onState(this.resumeState(resuming));
         break;
@@ -201,10 +209,25 @@ export class LiveConnection {
     for (const stream of this.streams) stream.id = null;
     if (this.closed) return;
     if (event.code === CLOSE_KEY_REJECTED) {
-      this.onState({ phase: "key-rejected", detail: event.reason });
+      this.refused(event.reason);
       return;
     }
     this.retry();
+  }
+
+  async refused(reason) {
+    this.refusals += 1;
+    let good = false;
+    if (this.refusals < MAX_REFUSALS) {
+      try {
+        good = await this.checkKey();
+      } catch (error) {
+        good = true; // the server cannot say now: try again later
+      }
+    }
+    if (this.closed) return;
+    if (good) this.retry();
+    else this.onState({ phase: "key-rejected", detail: reason });
   }
 
   retry() {
