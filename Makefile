@@ -15,6 +15,7 @@ run: $(STAMP)  ## the server on the embedded default (SQLite, in-process broadca
 	GQL_DEV_MODE=$${GQL_DEV_MODE:-1} $(BIN)/gql-server serve
 
 test: $(STAMP)  ## the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL say so)
+	bash .ci/ensure-chromium
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)

@@ -26,14 +26,14 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
-from gql_server import db, http_answers
+from gql_server import dashboard, db, http_answers
 from gql_server.body_limit import BodyLimit
 from gql_server.downloads import Downloads, spending
 from gql_server.export import audit_export
 from gql_server.resolvers.context import Context, RequestPolicy
 from gql_server.resolvers.fan_out import SharedData
 from gql_server.schema.build import schema
-from gql_server.services import api_keys, background, streams
+from gql_server.services import api_keys, background, demo_activity, streams
 from gql_server.services.principals import MemberPrincipal, Principal, WorkerPrincipal
 from gql_server.services.rate_limits import RateLimiter
 from gql_server.settings import Settings
@@ -233,6 +233,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             if settings.run_background_in_process
             else None
         )
+        demo = asyncio.create_task(demo_activity.run(stop)) if settings.demo_activity else None
         try:
             yield {}
         finally:
@@ -240,6 +241,8 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             await watching
             if sweeps is not None:
                 await sweeps
+            if demo is not None:
+                await demo
             streams.install_publisher(previous)
             install_hub(previous_hub)
             await hub.disconnect()
@@ -294,6 +297,7 @@ def create_app(settings: Settings, *, manage_database: bool = True) -> Starlette
             Route("/healthz", healthz),
             Route("/export/audits/{report}.csv", audit_export(principal_from_header, spend)),
             *downloads.routes(),
+            *(dashboard.routes() if settings.dashboard else []),
         ],
         middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,

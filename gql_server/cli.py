@@ -182,6 +182,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             f"GraphQL endpoint: {base}/graphql"
             + (" (GraphiQL in a browser)" if settings.dev_mode else "")
         )
+        if settings.dashboard:
+            print(f"Live dashboard: {base}/dashboard (paste an API key there)")
         if demo_key:
             print(f"Demo API key (owner): {demo_key}")
             print(
@@ -189,6 +191,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 "-H 'Content-Type: application/json' "
                 '-d \'{"query": "{ __typename me { __typename } }"}\''
             )
+        if settings.demo_activity:
+            print("Demo activity: a demo worker starts and submits work every few seconds.")
+        sys.stdout.flush()
+    elif settings.dashboard:
+        print(f"Live dashboard: http://{settings.host}:{settings.port}/dashboard")
         sys.stdout.flush()
     from gql_server.downloads import HideLinkSecrets
 

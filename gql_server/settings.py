@@ -62,6 +62,12 @@ class Settings:
     key_rate_limits: Mapping[str, int] = field(default_factory=dict)
     # Who may introspect: "everyone" in dev mode, members' keys only otherwise.
     introspection: str = "members"
+    # The live review dashboard at /dashboard (gql_server/dashboard): on in dev mode and on
+    # the embedded default, off otherwise unless GQL_DASHBOARD turns it on.
+    dashboard: bool = False
+    # The demo's simulated work (services/demo_activity.py): dev mode on the embedded
+    # default only, never in production.
+    demo_activity: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -88,8 +94,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     dev_mode = _bool(env, "GQL_DEV_MODE", False)
     roles, keys = _rate_limits(env.get("GQL_RATE_LIMITS"))
+    database_url = _database_url(env.get("DATABASE_URL"))
+    embedded = database_url.startswith("sqlite://")
     return Settings(
-        database_url=_database_url(env.get("DATABASE_URL")),
+        database_url=database_url,
         redis_url=_redis_url(env.get("REDIS_URL")),
         host=_non_empty(env, "GQL_HOST", "127.0.0.1"),
         port=_int_in_range(env, "GQL_PORT", 8000, 1, 65535),
@@ -106,6 +114,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         introspection=_choice(
             env, "GQL_INTROSPECTION", "everyone" if dev_mode else "members", INTROSPECTION_CHOICES
         ),
+        dashboard=_bool(env, "GQL_DASHBOARD", dev_mode or embedded),
+        demo_activity=_bool(env, "GQL_DEMO_ACTIVITY", True) and dev_mode and embedded,
     )
 
 

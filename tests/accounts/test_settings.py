@@ -59,3 +59,23 @@ def test_a_wrong_value_is_an_error_naming_the_variable(variable: str, value: str
 def test_booleans_accept_the_usual_spellings() -> None:
     assert load_settings({"GQL_DEV_MODE": "yes"}).dev_mode
     assert not load_settings({"GQL_DEV_MODE": "0"}).dev_mode
+
+
+def test_the_dashboard_is_on_in_dev_mode_and_the_embedded_default_only() -> None:
+    postgres = {"DATABASE_URL": "postgres://u@h/db"}
+    assert load_settings({}).dashboard
+    assert load_settings({**postgres, "GQL_DEV_MODE": "1"}).dashboard
+    assert not load_settings(postgres).dashboard
+    assert load_settings({**postgres, "GQL_DASHBOARD": "on"}).dashboard
+    assert not load_settings({"GQL_DASHBOARD": "off"}).dashboard
+    with pytest.raises(SettingsError, match=r"^GQL_DASHBOARD:"):
+        load_settings({"GQL_DASHBOARD": "sometimes"})
+
+
+def test_the_demo_acts_by_itself_in_dev_mode_on_the_embedded_default_only() -> None:
+    assert load_settings({"GQL_DEV_MODE": "1"}).demo_activity
+    assert not load_settings({"GQL_DEV_MODE": "1", "GQL_DEMO_ACTIVITY": "0"}).demo_activity
+    assert not load_settings({}).demo_activity
+    # Never on PostgreSQL (production), whatever the variables say.
+    postgres = {"DATABASE_URL": "postgres://u@h/db", "GQL_DEV_MODE": "1"}
+    assert not load_settings({**postgres, "GQL_DEMO_ACTIVITY": "1"}).demo_activity
