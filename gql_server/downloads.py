@@ -191,19 +191,12 @@ class Downloads:
                 for e in error.errors
             ]
             return _refused("VALIDATION", str(error), details)
-        except report_reads.ReportsBusy:
+        except report_reads.ReportsBusy as busy:
             self._released()
-            return _refused(
-                "SERVICE_UNAVAILABLE",
-                "This server is computing as many reports as it may at once; retry shortly.",
-            )
-        except report_reads.ReportTimedOut:
+            return _refused("SERVICE_UNAVAILABLE", str(busy))
+        except report_reads.ReportTimedOut as slow:
             self._released()
-            return _refused(
-                "REPORT_TIMEOUT",
-                f"The report took longer than {report_reads.STATEMENT_TIMEOUT_MS // 1000} "
-                "seconds; ask for a shorter period or a narrower scope.",
-            )
+            return _refused("REPORT_TIMEOUT", str(slow))
         except BaseException:
             self._released()
             raise

@@ -52,15 +52,9 @@ async def _reported(computed: Awaitable[T]) -> T:
     try:
         return await computed
     except report_reads.ReportsBusy as busy:
-        raise ReportsBusy(
-            "This server is computing as many reports as it may at once; retry shortly.",
-            {"retryAfterSeconds": busy.retry_after_seconds},
-        ) from None
-    except report_reads.ReportTimedOut:
-        raise ReportTimeout(
-            f"The report took longer than {report_reads.STATEMENT_TIMEOUT_MS // 1000} "
-            "seconds; ask for a shorter period or a narrower scope."
-        ) from None
+        raise ReportsBusy(str(busy), {"retryAfterSeconds": busy.retry_after_seconds}) from None
+    except report_reads.ReportTimedOut as slow:
+        raise ReportTimeout(str(slow)) from None
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,18 @@ class ReportsBusy(Exception):
 
     retry_after_seconds = 5
 
+    def __str__(self) -> str:
+        return "This server is computing as many reports as it may at once; retry shortly."
+
 
 class ReportTimedOut(Exception):
     """A statement of the report ran past STATEMENT_TIMEOUT_MS."""
+
+    def __str__(self) -> str:
+        return (
+            f"The report took longer than {STATEMENT_TIMEOUT_MS // 1000} seconds; ask for a "
+            "shorter period or a narrower scope."
+        )
 
 
 class Reads(Protocol):

@@ -153,6 +153,7 @@ async def test_a_report_past_its_time_limit_answers_report_timeout_and_frees_its
     finally:
         await blocker.close()
     assert body["errors"][0]["extensions"]["code"] == "REPORT_TIMEOUT"
+    assert "shorter period or a narrower scope" in body["errors"][0]["message"]
     assert body["errors"][0]["path"] == ["analytics"]
     for _ in range(3):
         found = await api.data(STARTS, asked, key=requester.key)
