@@ -51,8 +51,9 @@ from gql_server.models.enums import (
     ReviewDecision,
     SubmissionState,
 )
-from gql_server.services import accounts, ledger, rules
+from gql_server.services import accounts, ledger, rules, tallies
 from gql_server.services.principals import MemberPrincipal
+from gql_server.services.tallies import TALLIES
 from gql_server.services.task_lifecycle import publish_task
 from gql_server.services.tasks import ProofRequirementDraft, TaskDraft, create_task
 
@@ -337,10 +338,11 @@ async def load_work(
                 )
             for statement in derived:
                 await connection.execute(statement)
+        await _settle_tallies()
         # What autovacuum would have done by the time such a table is queried: planner
         # statistics and the visibility map (index-only scans), after the bulk load.
         async with client.acquire_connection() as connection:
-            for table in ("submission", "ledger_entry", "review", "audit", "audit_lock"):
+            for table in ("submission", "ledger_entry", "review", "audit", "audit_lock", *TALLIES):
                 await connection.execute(f"VACUUM ANALYZE {table}")
     else:
         names = ", ".join(_SUBMISSION_COLUMNS)
@@ -352,9 +354,16 @@ async def load_work(
                 )
             for statement in derived:
                 await connection.execute_query(statement)
+        await _settle_tallies()
     # Approved items 0, AUDIT_EVERY, 2 * AUDIT_EVERY, ... were audited.
     audited = -(-completed // AUDIT_EVERY)
     return Loaded(task_ids, pending, completed, audited, time.monotonic() - began)
+
+
+async def _settle_tallies() -> None:
+    """What the background loop would have done by the time of the first report."""
+    while await tallies.settle():
+        pass
 
 
 def _figures(task_ids: list[int], per_task: list[tuple[int, int]]) -> list[str]:

@@ -17,6 +17,13 @@ from gql_server.models.projects import Batch, Project, Template
 from gql_server.models.quality import Restriction, Rule, RuleFiring, Skill, SkillValue, WorkerSkill
 from gql_server.models.streams import StreamChange, StreamEvent
 from gql_server.models.submissions import Dispute, Review, Submission
+from gql_server.models.tallies import (
+    LedgerSlotTally,
+    LedgerWorkerDayTally,
+    SubmissionDurationTally,
+    SubmissionSlotTally,
+    SubmissionWorkerDayTally,
+)
 from gql_server.models.tasks import Task, TaskDayCounter, TaskRating, TaskView, TaskWorkerCounter
 from gql_server.models.workers import Worker
 
@@ -35,6 +42,8 @@ __all__ = [
     "IdempotencyRecord",
     "InstructionRevision",
     "LedgerEntry",
+    "LedgerSlotTally",
+    "LedgerWorkerDayTally",
     "Member",
     "OperatorKey",
     "OutboxEvent",
@@ -48,6 +57,9 @@ __all__ = [
     "StreamChange",
     "StreamEvent",
     "Submission",
+    "SubmissionDurationTally",
+    "SubmissionSlotTally",
+    "SubmissionWorkerDayTally",
     "Task",
     "TaskDayCounter",
     "TaskRating",

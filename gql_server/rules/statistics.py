@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Two-sided 95%.
@@ -80,3 +81,27 @@ def two_proportion_test(
         Interval(100 * (difference - z * se), 100 * (difference + z * se)) if se > 0 else None
     )
     return Comparison(100 * difference, p_value, interval)
+
+
+def percentile(histogram: Sequence[tuple[float, int]], fraction: float) -> float | None:
+    """The `fraction` percentile of the values counted in `histogram` ((value, how many),
+    in any order), interpolated between the two values around its position as
+    PostgreSQL's percentile_cont is; None when nothing is counted."""
+    counted = sorted((value, count) for value, count in histogram if count > 0)
+    total = sum(count for _, count in counted)
+    if total == 0:
+        return None
+    position = fraction * (total - 1)
+    below = math.floor(position)
+
+    def at(rank: int) -> float:
+        seen = 0
+        for value, count in counted:
+            seen += count
+            if rank < seen:
+                return value
+        return counted[-1][0]
+
+    low = at(below)
+    weight = position - below
+    return low if weight == 0 else low + (at(below + 1) - low) * weight

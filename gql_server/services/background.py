@@ -12,6 +12,7 @@ from gql_server.services import (
     review,
     streams,
     submissions,
+    tallies,
     task_lifecycle,
 )
 from gql_server.services.callback_guard import callback_client
@@ -24,8 +25,8 @@ Job = Callable[[], Awaitable[int]]
 
 # What only the passing of time changes: started work past its limit, unreviewed work
 # past its auto-approval delay, tasks past their expiry, audit leases past their end,
-# questions past their due time; and stream changes a process that died after its commit
-# left without a version.
+# questions past their due time; stream changes a process that died after its commit
+# left without a version; and the analytics' tallies, folded to one row a key.
 SWEEPS: list[Job] = [
     submissions.expire_started,
     review.auto_approve_due,
@@ -33,6 +34,7 @@ SWEEPS: list[Job] = [
     audits.expire_locks,
     conversations.mark_overdue,
     streams.sequence_stragglers,
+    tallies.settle,
 ]
 
 

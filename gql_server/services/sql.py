@@ -2,7 +2,7 @@
 
 The same statement text serves SQLite and PostgreSQL but for what the dialects spell
 differently, which is said here once: placeholders (`?` against `$1, $2...`) and the
-seconds between two timestamps (SQLite stores them as ISO 8601 text, which `julianday`
+time between two timestamps (SQLite stores them as ISO 8601 text, which `julianday`
 reads, offset included).
 """
 
@@ -37,9 +37,28 @@ class Params:
         return ", ".join(self.add(value) for value in values)
 
 
-def seconds_between(later: str, earlier: str, postgres: bool) -> str:
-    """The seconds from `earlier` to `later` (two timestamp expressions), as a float; on
-    SQLite to the millisecond, as far as `julianday` is exact."""
+def micros_between(later: str, earlier: str, postgres: bool) -> str:
+    """The whole microseconds from `earlier` to `later`, 0 when `later` is NULL: what the
+    submission tallies sum (migration 0010 writes the same expression); on SQLite whole
+    milliseconds, as far as `julianday` is exact."""
     if postgres:
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
+        return f"COALESCE((EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000)::bigint, 0)"
+    return (
+        f"COALESCE(CAST(ROUND((julianday({later}) - julianday({earlier})) * 86400000.0) "
+        "AS INTEGER) * 1000, 0)"
+    )
+
+
+def duration_bin(later: str, earlier: str, postgres: bool) -> str:
+    """The whole seconds from `earlier` to `later` kept to three significant figures (to
+    the second below 1000, to ten seconds below 10,000, ...): the submission duration
+    tally's key (migration 0010 writes the same expression)."""
+    if postgres:
+        whole = f"floor(EXTRACT(EPOCH FROM ({later} - {earlier})))::bigint"
+    else:
+        whole = f"CAST(ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3) AS INTEGER)"
+    steps = " ".join(
+        f"WHEN {whole} < {10 ** (digits + 3)} THEN {whole} - {whole} % {10**digits}"
+        for digits in range(1, 6)
+    )
+    return f"(CASE WHEN {whole} < 1000 THEN {whole} {steps} ELSE {whole} - {whole} % 1000000 END)"

@@ -1,5 +1,5 @@
 """The pure parts of the analytics: periods cut in a zone, the offset spans SQLite shifts
-by, and the two-proportion test, without a database."""
+by, the two-proportion test and the percentiles of a histogram, without a database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gql_server.rules.statistics import two_proportion_test
+from gql_server.rules.statistics import percentile, two_proportion_test
 from gql_server.services.analytics import (
     MAX_BUCKETS,
     BucketSize,
@@ -73,3 +73,16 @@ def test_no_sample_or_no_variance_gives_nothing_to_report() -> None:
     assert two_proportion_test(0, 0, 3, 10).difference is None
     same = two_proportion_test(10, 10, 5, 5)
     assert (same.difference, same.p_value, same.interval) == (0.0, None, None)
+
+
+def test_a_percentile_of_a_histogram_interpolates_as_percentile_cont() -> None:
+    # 10, 20, 20, 30, 70: the median is the third value; the 90th percentile lies 0.6 of
+    # the way from the fourth (30) to the fifth (70).
+    histogram = [(70.0, 1), (20.0, 2), (10.0, 1), (30.0, 1), (50.0, 0)]
+    assert percentile(histogram, 0.5) == 20
+    assert percentile(histogram, 0.9) == pytest.approx(30 + 0.6 * 40)
+    assert percentile(histogram, 0.0) == 10
+    assert percentile(histogram, 1.0) == 70
+    assert percentile([(5.0, 3)], 0.9) == 5
+    assert percentile([], 0.5) is None
+    assert percentile([(5.0, 0)], 0.5) is None
