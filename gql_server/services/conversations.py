@@ -17,6 +17,9 @@ notes, and a task's FAQ.
 - Who sees what: a worker only its own threads, the announcements that reached it, and
   the FAQ of a task it may see or has worked on (not while banned from it); a member only
   the account's threads (another account's are like ids that do not exist).
+- A thread is never without its first message: it is written with it (its
+  `message_count` counting it) and raises its change, ASKED or TEAM_OPENED, in one unit of
+  work (`_open_thread`, whether the worker asks, a member writes or a review leaves a note).
 - Every change that moves the open or overdue counts raises `ThreadChanged` in its unit of
   work (the live stream and the `question.asked` callback follow it); only the passing of
   time turns a thread overdue, so a sweep (`mark_overdue`) announces that.
@@ -213,32 +216,16 @@ async def ask_question(
                 ErrorCode.LIMIT_REACHED,
                 f"You can ask {QUESTIONS_PER_TASK_PER_DAY} questions a day about a task.",
             )
-        now = clock.now()
-        due = now + timedelta(seconds=account.response_target_seconds)
-        thread = await Thread.create(
-            account_id=account.id,
-            worker_id=worker.id,
-            task_id=task.id,
-            submission_id=submission.id if submission else None,
-            state=ThreadState.OPEN,
-            opened_by=ActorKind.WORKER,
-            asked_at=now,
+        thread = await _open_thread(
+            work,
+            account.id,
+            worker.id,
+            task.id,
+            submission.id if submission else None,
+            MessageKind.QUESTION,
+            text,
             response_target_seconds=account.response_target_seconds,
-            first_due_at=due,
-            waiting_since=now,
-            due_at=due,
-            last_message_at=now,
-            message_count=1,
-            created_at=now,
         )
-        await ThreadMessage.create(
-            thread_id=thread.id,
-            author_kind=ActorKind.WORKER,
-            kind=MessageKind.QUESTION,
-            body=text,
-            created_at=now,
-        )
-        await _changed(work, thread, ThreadChange.ASKED)
     return await Thread.get(id=thread.id)
 
 
@@ -312,6 +299,62 @@ async def _changed(work: UnitOfWork, thread: Thread, change: ThreadChange) -> No
     )
 
 
+async def _open_thread(
+    work: UnitOfWork,
+    account_id: int,
+    worker_id: int,
+    task_id: int | None,
+    submission_id: int | None,
+    kind: MessageKind,
+    text: str,
+    *,
+    member_id: int | None = None,
+    response_target_seconds: int | None = None,
+) -> Thread:
+    """A new thread with its first message, and its change raised in `work` (the caller's
+    unit of work, which has checked the limits). Without `member_id` the worker asks: OPEN,
+    due `response_target_seconds` (the account's target now) after the question, which the
+    figures measure (ASKED). With it a member writes first: ANSWERED, since it waits for
+    the worker (TEAM_OPENED)."""
+    now = clock.now()
+    if member_id is None:
+        assert response_target_seconds is not None, "a question is due after a target"
+        due = now + timedelta(seconds=response_target_seconds)
+        waiting: dict[str, object] = {
+            "state": ThreadState.OPEN,
+            "asked_at": now,
+            "response_target_seconds": response_target_seconds,
+            "first_due_at": due,
+            "waiting_since": now,
+            "due_at": due,
+        }
+        author, change = ActorKind.WORKER, ThreadChange.ASKED
+    else:
+        waiting = {"state": ThreadState.ANSWERED}
+        author, change = ActorKind.MEMBER, ThreadChange.TEAM_OPENED
+    thread = await Thread.create(
+        account_id=account_id,
+        worker_id=worker_id,
+        task_id=task_id,
+        submission_id=submission_id,
+        opened_by=author,
+        last_message_at=now,
+        message_count=1,
+        created_at=now,
+        **waiting,
+    )
+    await ThreadMessage.create(
+        thread_id=thread.id,
+        author_kind=author,
+        member_id=member_id,
+        kind=kind,
+        body=text,
+        created_at=now,
+    )
+    await _changed(work, thread, change)
+    return thread
+
+
 # --- the team's side ------------------------------------------------------------------------
 
 
@@ -321,11 +364,9 @@ async def _team_writes(
     member_id: int,
     kind: MessageKind,
     text: str,
-    change: ThreadChange = ThreadChange.TEAM_REPLIED,
 ) -> None:
     """A member's message in the thread: it answers what waits (OPEN -> ANSWERED, the due
-    time cleared); the first answer to the worker's question records how long it took.
-    `change`: what the stream says of it (TEAM_OPENED for a thread the message began)."""
+    time cleared); the first answer to the worker's question records how long it took."""
     now = clock.now()
     room = Thread.filter(
         id=thread.id,
@@ -353,7 +394,7 @@ async def _team_writes(
         body=text,
         created_at=now,
     )
-    await _changed(work, thread, change)
+    await _changed(work, thread, ThreadChange.TEAM_REPLIED)
 
 
 async def reply_to_thread(principal: MemberPrincipal, thread_id: int | None, body: str) -> Thread:
@@ -410,26 +451,16 @@ async def message_worker(
                 ErrorCode.LIMIT_REACHED,
                 f"An account sends at most {DIRECT_MESSAGES_PER_DAY} messages to workers a day.",
             )
-        now = clock.now()
-        thread = await Thread.create(
-            account_id=account.id,
-            worker_id=worker_id,
-            task_id=task_id,
-            state=ThreadState.ANSWERED,
-            opened_by=ActorKind.MEMBER,
-            last_message_at=now,
-            message_count=1,
-            created_at=now,
-        )
-        await ThreadMessage.create(
-            thread_id=thread.id,
-            author_kind=ActorKind.MEMBER,
+        thread = await _open_thread(
+            work,
+            account.id,
+            worker_id,
+            task_id,
+            None,
+            MessageKind.MESSAGE,
+            text,
             member_id=principal.member_id,
-            kind=MessageKind.MESSAGE,
-            body=text,
-            created_at=now,
         )
-        await _changed(work, thread, ThreadChange.TEAM_OPENED)
     return thread
 
 
@@ -449,21 +480,19 @@ async def post_review_note(
         .order_by("-last_message_at", "-id")
         .first()
     )
-    change = ThreadChange.TEAM_REPLIED
     if thread is None:
-        change = ThreadChange.TEAM_OPENED
-        now = clock.now()
-        thread = await Thread.create(
-            account_id=account_id,
-            worker_id=submission.worker_id,
-            task_id=submission.task_id,
-            submission_id=submission.id,
-            state=ThreadState.ANSWERED,
-            opened_by=ActorKind.MEMBER,
-            last_message_at=now,
-            created_at=now,
+        await _open_thread(
+            work,
+            account_id,
+            submission.worker_id,
+            submission.task_id,
+            submission.id,
+            MessageKind.REVIEW_NOTE,
+            note,
+            member_id=member_id,
         )
-    await _team_writes(work, thread, member_id, MessageKind.REVIEW_NOTE, note, change)
+    else:
+        await _team_writes(work, thread, member_id, MessageKind.REVIEW_NOTE, note)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,20 @@ from __future__ import annotations
 import pytest
 from gql.transport.exceptions import TransportQueryError
 
-from tests.conversations.documents import ASK, MESSAGE_WORKER, TEAM_REPLY, THREAD_ACTIVITY
-from tests.factories import Requester, api_open_task, api_start_and_submit, new_worker
+from tests.conversations.documents import (
+    ASK,
+    MESSAGE_WORKER,
+    MY_THREADS,
+    TEAM_REPLY,
+    THREAD_ACTIVITY,
+)
+from tests.factories import (
+    Requester,
+    api_open_task,
+    api_review,
+    api_start_and_submit,
+    new_worker,
+)
 from tests.server import Http, LiveClient
 
 
@@ -82,6 +94,47 @@ async def test_every_message_of_the_team_shows_to_the_rest_of_the_team(
         again = (await stream.next())["threadActivity"]
         assert [c["kind"] for c in again["changes"]] == ["TEAM_REPLIED"]
         assert (again["openCount"], again["overdueCount"]) == (0, 0)
+
+
+async def test_a_review_note_without_a_thread_opens_one_the_team_sees(
+    server: str, http: Http, account: Requester
+) -> None:
+    owner = account.key
+    task_id = await api_open_task(http, owner)
+    worker = await new_worker()
+    submission_id = await api_start_and_submit(http, worker.key, task_id)
+    async with LiveClient(server, owner) as live:
+        stream = live.subscribe(THREAD_ACTIVITY, {"t": task_id})
+        first = (await stream.next())["threadActivity"]
+        noted = await api_review(
+            http, owner, "approveSubmission", submission_id, ', note: "Thanks, well done."'
+        )
+        assert noted == []
+        opened = (await stream.next())["threadActivity"]
+        (thread,) = [
+            e["node"] for e in (await http.data(MY_THREADS, key=worker.key))["myThreads"]["edges"]
+        ]
+        assert opened["version"] == first["version"] + 1
+        # It waits for the worker, so it is not open for the team.
+        assert (opened["openCount"], opened["overdueCount"]) == (0, 0)
+        assert opened["changes"] == [
+            {
+                "kind": "TEAM_OPENED",
+                "threadId": thread["id"],
+                "taskId": task_id,
+                "workerId": worker.global_id,
+            }
+        ]
+    assert thread["state"] == "ANSWERED"
+    assert thread["messages"] == [
+        {"author": "TEAM", "kind": "REVIEW_NOTE", "body": "Thanks, well done."}
+    ]
+    about = await http.data(
+        "query ($id: ID!) { node(id: $id) { ... on Thread { submissionId } } }",
+        {"id": thread["id"]},
+        key=owner,
+    )
+    assert about["node"] == {"submissionId": submission_id}
 
 
 async def test_another_account_cannot_follow_a_tasks_threads(

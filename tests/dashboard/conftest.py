@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from re import Pattern
 
 import pytest
 import pytest_asyncio
@@ -103,8 +104,9 @@ async def demo(database: Settings) -> Demo:
     return await seed_demo()
 
 
-async def open_dashboard(context: BrowserContext, base: str, key: str) -> Page:
-    """The page, with the key pasted, once it is live and shows the task's figures."""
+async def _connect(context: BrowserContext, base: str, key: str) -> Page:
+    """A new page with the key pasted and Connect pressed; `page.errors` collects the
+    page's script errors from its first load on."""
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -112,8 +114,24 @@ async def open_dashboard(context: BrowserContext, base: str, key: str) -> Page:
     await page.goto(f"{base}/dashboard")
     await page.get_by_label("Paste a member's API key").fill(key)
     await page.get_by_role("button", name="Connect").click()
+    return page
+
+
+async def open_dashboard(context: BrowserContext, base: str, key: str) -> Page:
+    """The page, with the key pasted, once it is live and shows the task's figures."""
+    page = await _connect(context, base, key)
     await expect(page.locator("#connection")).to_have_attribute("data-phase", "live")
     await expect(page.locator("#task-committed")).not_to_have_text("—")
+    return page
+
+
+async def open_dashboard_with_notice(
+    context: BrowserContext, base: str, key: str, notice: str | Pattern[str]
+) -> Page:
+    """The page, with the key pasted, once its notice (the alert a person reads) says
+    `notice`: the text, or a match of the pattern."""
+    page = await _connect(context, base, key)
+    await expect(page.get_by_role("alert")).to_contain_text(notice)
     return page
 
 

@@ -17,6 +17,7 @@ from tests.dashboard.conftest import (
     ARTIFACTS,
     dashboard_env,
     open_dashboard,
+    open_dashboard_with_notice,
     stream_row,
     task_id_of,
 )
@@ -230,11 +231,9 @@ REVOKE = "mutation ($id: ID!) { revokeApiKey(input: {keyId: $id}) { userErrors {
 async def test_a_key_that_is_not_valid_is_told_plainly(
     context: BrowserContext, dashboard_server: ServerProcess
 ) -> None:
-    page = await context.new_page()
-    await page.goto(f"{dashboard_server.base}/dashboard")
-    await page.get_by_label("Paste a member's API key").fill("cwk_not_a_key_at_all")
-    await page.get_by_role("button", name="Connect").click()
-    await expect(page.get_by_role("alert")).to_contain_text("This API key is not valid")
+    page = await open_dashboard_with_notice(
+        context, dashboard_server.base, "cwk_not_a_key_at_all", "This API key is not valid"
+    )
     await expect(page.locator("#dashboard")).to_be_hidden()
 
 
@@ -261,12 +260,11 @@ async def test_a_rate_limit_is_told_with_the_time_to_wait(
     # A budget smaller than any request: the page's first one is refused RATE_LIMITED.
     env = {**dashboard_env(database), "GQL_RATE_LIMITS": "owner=1"}
     with server_process(env, tmp_path) as server:
-        page = await context.new_page()
-        await page.goto(f"{server.base}/dashboard")
-        await page.get_by_label("Paste a member's API key").fill(demo.owner_api_key)
-        await page.get_by_role("button", name="Connect").click()
-        await expect(page.get_by_role("alert")).to_have_text(
-            re.compile(r"Too many requests for this key: try again in \d+ seconds\.")
+        await open_dashboard_with_notice(
+            context,
+            server.base,
+            demo.owner_api_key,
+            re.compile(r"Too many requests for this key: try again in \d+ seconds\."),
         )
 
 
