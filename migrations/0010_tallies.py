@@ -152,18 +152,15 @@ def _sqlite_insert(tally, keys, measures, where: str, sign: str) -> str:
 
 
 async def install(apps, schema_editor) -> None:
+    """The triggers first, then what is there already, settled, in the migration's one
+    transaction: on PostgreSQL the sources are locked against writers first, so that every
+    write is either before the backfill's snapshot (counted by it) or after the triggers
+    exist (counted by them). SQLite's one writer is this migration until it commits."""
     client = schema_editor.client
     postgres = client.capabilities.dialect == "postgres"
     statements: list[str] = []
-    for tally, source, keys, measures, where, _ in _tallies(postgres, "r"):
-        names = ", ".join(name for name, _ in keys)
-        statements += [
-            f"CREATE UNIQUE INDEX {tally}_settled ON {tally} ({names}) WHERE settled",
-            f"CREATE INDEX {tally}_unsettled ON {tally} (id) WHERE NOT settled",
-            # What is there already, settled.
-            _sums(tally, keys, measures, _rows(keys, measures, source, where), "TRUE"),
-        ]
     if postgres:
+        statements.append("LOCK TABLE submission, ledger_entry IN SHARE ROW EXCLUSIVE MODE")
         changes = {
             "INSERT": [("new_rows", "")],
             "UPDATE": [("new_rows", ""), ("old_rows", "-")],
@@ -198,6 +195,13 @@ async def install(apps, schema_editor) -> None:
                 f"WHEN {changed} BEGIN {minus} {plus} END",
                 f"CREATE TRIGGER {tally}_delete AFTER DELETE ON {source} BEGIN {minus} END",
             ]
+    for tally, source, keys, measures, where, _ in _tallies(postgres, "r"):
+        names = ", ".join(name for name, _ in keys)
+        statements += [
+            f"CREATE UNIQUE INDEX {tally}_settled ON {tally} ({names}) WHERE settled",
+            f"CREATE INDEX {tally}_unsettled ON {tally} (id) WHERE NOT settled",
+            _sums(tally, keys, measures, _rows(keys, measures, source, where), "TRUE"),
+        ]
     for statement in statements:
         await client.execute_script(statement)
 

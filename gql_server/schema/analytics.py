@@ -47,7 +47,11 @@ class AnalyticsScopeInput:
     variant_group: str | None = None
 
 
-@strawberry.type(description="Seconds from start to first submission.")
+@strawberry.type(
+    description="Seconds from start to first submission. The mean is exact; the percentiles "
+    "are of whole seconds to three significant figures (to the second below 1,000 s, to ten "
+    "seconds below 10,000 s, ...), interpolated as PostgreSQL's percentile_cont does."
+)
 class Durations:
     count: int
     mean: float | None

@@ -473,17 +473,15 @@ def _union(
     return f"({' UNION ALL '.join(parts)}) {alias}"
 
 
-def _cohort_rows(
-    scope: Scope, period: Period, params: Params, by_worker: bool = False, local: bool = True
-) -> str:
+def _cohort_rows(scope: Scope, period: Period, params: Params, by_worker: bool = False) -> str:
     """The cohort as rows of (at or worker_id, state, sent, revised, n, micros): whole UTC
     quarter hours (by worker across the account, whole UTC days) from a tally, the rest of
-    the period from the submissions. `local`: the rows are grouped by local time, which a
-    zone of odd offsets (`_in_quarter_hours`) must read from the submissions alone."""
+    the period from the submissions. Rows by time are grouped by local time, which a zone
+    of odd offsets (`_in_quarter_hours`) must read from the submissions alone."""
     if by_worker:
         unit = tallies.DAY if not _narrows(scope) else None
     else:
-        unit = tallies.SLOT if not local or _in_quarter_hours(period) else None
+        unit = tallies.SLOT if _in_quarter_hours(period) else None
     key = "worker_id" if by_worker else "at"
 
     def tallied(lo: datetime, hi: datetime | None) -> str:
