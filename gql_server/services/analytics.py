@@ -372,10 +372,6 @@ def _states(states: Sequence[SubmissionState]) -> str:
     return ", ".join(f"'{state.value}'" for state in states)
 
 
-def _count_if(condition: str) -> str:
-    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
-
-
 def _sum_if(condition: str) -> str:
     """What the cohort's rows (`_cohort_rows`) meeting `condition` count."""
     return f"SUM(CASE WHEN {condition} THEN c.n ELSE 0 END)"
@@ -474,7 +470,8 @@ def _union(
 
 
 def _cohort_rows(scope: Scope, period: Period, params: Params, by_worker: bool = False) -> str:
-    """The cohort as rows of (at or worker_id, state, sent, revised, n, micros): whole UTC
+    """The cohort as rows of (at and task_id, or worker_id; state, sent, revised, n,
+    micros): whole UTC
     quarter hours (by worker across the account, whole UTC days) from a tally, the rest of
     the period from the submissions. Rows by time are grouped by local time, which a zone
     of odd offsets (`_in_quarter_hours`) must read from the submissions alone."""
@@ -482,28 +479,29 @@ def _cohort_rows(scope: Scope, period: Period, params: Params, by_worker: bool =
         unit = tallies.DAY if not _narrows(scope) else None
     else:
         unit = tallies.SLOT if _in_quarter_hours(period) else None
-    key = "worker_id" if by_worker else "at"
 
     def tallied(lo: datetime, hi: datetime | None) -> str:
         if by_worker:
-            source, picked = "submission_worker_day_tally x", "x.worker_id"
+            source, picked = "submission_worker_day_tally x", "x.worker_id AS worker_id"
             whole = partial(_from, lo.date(), hi and hi.date(), "x.day", params)
         else:
-            source, picked = "submission_slot_tally x", "x.slot"
+            source, picked = "submission_slot_tally x", "x.slot AS at, x.task_id AS task_id"
             whole = partial(_from, lo, hi, "x.slot", params)
         join = " JOIN task t ON t.id = x.task_id" if _narrows(scope) else ""
         return (
-            f"SELECT {picked} AS {key}, x.state AS state, x.sent AS sent, x.revised AS revised, "
+            f"SELECT {picked}, x.state AS state, x.sent AS sent, x.revised AS revised, "
             f"x.starts AS n, x.micros AS micros FROM {source}{join} "
             f"WHERE {_where(scope, 'x', params, whole)}"
         )
 
     def counted(spans: Spans) -> str:
-        picked = "s.worker_id" if by_worker else "s.created_at"
+        picked = (
+            "s.worker_id AS worker_id" if by_worker else "s.created_at AS at, s.task_id AS task_id"
+        )
         micros = micros_between("s.first_submitted_at", "s.created_at", params.postgres)
         edges = partial(_spans, "s.created_at", spans, params)
         return (
-            f"SELECT {picked} AS {key}, s.state AS state, s.first_submitted_at IS NOT NULL AS "
+            f"SELECT {picked}, s.state AS state, s.first_submitted_at IS NOT NULL AS "
             f"sent, s.revision_count > 0 AS revised, 1 AS n, {micros} AS micros "
             f"FROM submission s{_tasks(scope, 's')} WHERE {_where(scope, 's', params, edges)}"
         )
@@ -621,24 +619,42 @@ class Cohort:
     weekdays: dict[int, int]
 
 
+# What a group of the cohort's rows (`_cohort_rows`) adds up to, read by `_counts`.
+_COUNTED = (
+    "SUM(c.n) AS starts, "
+    f"{_sum_if('c.sent')} AS submitted, "
+    f"{_sum_if(ABANDONED)} AS abandoned, "
+    f"{_sum_if(f'c.state IN ({_states((*ACCEPTED, *REJECTED))})')} AS decided, "
+    f"{_sum_if(f'c.state IN ({_states(ACCEPTED)})')} AS accepted, "
+    f"{_sum_if(f'c.state IN ({_states(REJECTED)})')} AS rejected, "
+    f"{_sum_if(f'c.state IN ({_states(ACCEPTED)}) AND NOT c.revised')} AS first, "
+    f"{_sum_if('c.revised')} AS revised, "
+    "SUM(c.micros) AS micros"
+)
+
+
+def _counts(row: dict[str, Any]) -> Counts:
+    return Counts(
+        starts=_int(row["starts"]),
+        submitted=_int(row["submitted"]),
+        abandoned=_int(row["abandoned"]),
+        decided=_int(row["decided"]),
+        accepted=_int(row["accepted"]),
+        rejected=_int(row["rejected"]),
+        first_attempt_accepted=_int(row["first"]),
+        revised=_int(row["revised"]),
+        seconds_sum=_int(row["micros"]) / 1_000_000,
+        # Each submitted start has a time to complete.
+        seconds_count=_int(row["submitted"]),
+    )
+
+
 async def cohort(reads: Reads, scope: Scope, period: Period) -> Cohort:
     """Three grouped reads of the cohort (`_cohort_rows`: the tallies and the edges' rows),
     side by side on PostgreSQL (where the report has a second connection): by bucket, by
     worker (with the worker's country; the whole is the sum over the workers), and by
     local hour and weekday together (each is the sum over the other)."""
     postgres = reads.postgres
-    decided = (*ACCEPTED, *REJECTED)
-    aggregates = (
-        "SUM(c.n) AS starts, "
-        f"{_sum_if('c.sent')} AS submitted, "
-        f"{_sum_if(ABANDONED)} AS abandoned, "
-        f"{_sum_if(f'c.state IN ({_states(decided)})')} AS decided, "
-        f"{_sum_if(f'c.state IN ({_states(ACCEPTED)})')} AS accepted, "
-        f"{_sum_if(f'c.state IN ({_states(REJECTED)})')} AS rejected, "
-        f"{_sum_if(f'c.state IN ({_states(ACCEPTED)}) AND NOT c.revised')} AS first, "
-        f"{_sum_if('c.revised')} AS revised, "
-        "SUM(c.micros) AS micros"
-    )
 
     def local(params: Params) -> str:
         if postgres:
@@ -655,7 +671,7 @@ async def cohort(reads: Reads, scope: Scope, period: Period) -> Cohort:
         rows = _cohort_rows(scope, period, params, by_worker=worker)
         join = " JOIN worker w ON w.id = c.worker_id" if worker else ""
         return await reads.rows(
-            f"SELECT {keys}, {aggregates} FROM {rows}{join} "
+            f"SELECT {keys}, {_COUNTED} FROM {rows}{join} "
             f"GROUP BY {', '.join(str(n + 1) for n in range(count))}",
             params.values,
         )
@@ -684,22 +700,7 @@ async def cohort(reads: Reads, scope: Scope, period: Period) -> Cohort:
     else:
         buckets_rows, worker_rows, time_rows = [await statement for statement in statements]
 
-    def counts(row: dict[str, Any]) -> Counts:
-        return Counts(
-            starts=_int(row["starts"]),
-            submitted=_int(row["submitted"]),
-            abandoned=_int(row["abandoned"]),
-            decided=_int(row["decided"]),
-            accepted=_int(row["accepted"]),
-            rejected=_int(row["rejected"]),
-            first_attempt_accepted=_int(row["first"]),
-            revised=_int(row["revised"]),
-            seconds_sum=_int(row["micros"]) / 1_000_000,
-            # Each submitted start has a time to complete.
-            seconds_count=_int(row["submitted"]),
-        )
-
-    per_worker = {int(r["worker_id"]): counts(r) for r in worker_rows}
+    per_worker = {int(r["worker_id"]): _counts(r) for r in worker_rows}
     countries: dict[str, int] = {}
     for row in worker_rows:
         countries[str(row["country"])] = countries.get(str(row["country"]), 0) + _int(row["starts"])
@@ -708,7 +709,7 @@ async def cohort(reads: Reads, scope: Scope, period: Period) -> Cohort:
     for row in time_rows:
         hours[int(row["hour"])] = hours.get(int(row["hour"]), 0) + _int(row["starts"])
         weekdays[int(row["dow"])] = weekdays.get(int(row["dow"]), 0) + _int(row["starts"])
-    per_bucket = {int(r["bucket"]): counts(r) for r in buckets_rows if r["bucket"] is not None}
+    per_bucket = {int(r["bucket"]): _counts(r) for r in buckets_rows if r["bucket"] is not None}
     parts = list(per_worker.values())
     total = Counts(
         **{
@@ -984,34 +985,38 @@ async def workers(reads: Reads, scope: Scope, period: Period, work: Cohort) -> l
 
 
 async def variants(reads: Reads, scope: Scope, period: Period) -> list[VariantFigures]:
-    """The tasks of a scope (a variant group's), oldest first (the first is the control)."""
+    """The tasks of a scope (a variant group's), oldest first (the first is the control):
+    each task's cohort as the whole's is counted, and its views."""
     postgres = reads.postgres
     params = Params(postgres)
-    decided = (*ACCEPTED, *REJECTED)
     work = await reads.rows(
-        "SELECT t.id AS task, "
-        "(SELECT COUNT(*) FROM task_view v WHERE v.task_id = t.id AND "
-        f"{_within('v.created_at', period, params)}) AS views, "
-        "COUNT(s.id) AS starts, "
-        f"{_count_if('s.first_submitted_at IS NOT NULL')} AS submitted, "
-        f"{_count_if(f's.state IN ({_states(ACCEPTED)})')} AS accepted, "
-        f"{_count_if(f's.state IN ({_states(decided)})')} AS decided "
-        "FROM task t LEFT JOIN submission s ON s.task_id = t.id AND "
-        f"{_within('s.created_at', period, params)} "
+        f"SELECT t.id AS task, {_COUNTED} FROM task t "
+        f"LEFT JOIN {_cohort_rows(scope, period, params)} ON c.task_id = t.id "
         f"WHERE {_scope(scope, params)} GROUP BY t.id ORDER BY t.id",
         params.values,
     )
-    return [
-        VariantFigures(
-            task_id=int(r["task"]),
-            views=_int(r["views"]),
-            starts=_int(r["starts"]),
-            submitted=_int(r["submitted"]),
-            accepted=_int(r["accepted"]),
-            decided=_int(r["decided"]),
+    params = Params(postgres)
+    views = await reads.rows(
+        "SELECT v.task_id AS task, COUNT(*) AS n FROM task_view v JOIN task t ON t.id = v.task_id "
+        f"WHERE {_scope(scope, params)} AND {_within('v.created_at', period, params)} "
+        "GROUP BY v.task_id",
+        params.values,
+    )
+    viewed = {int(r["task"]): _int(r["n"]) for r in views}
+    found = []
+    for row in work:
+        counts = _counts(row)
+        found.append(
+            VariantFigures(
+                task_id=int(row["task"]),
+                views=viewed.get(int(row["task"]), 0),
+                starts=counts.starts,
+                submitted=counts.submitted,
+                accepted=counts.accepted,
+                decided=counts.decided,
+            )
         )
-        for r in work
-    ]
+    return found
 
 
 def compare(figures: Sequence[VariantFigures]) -> list[VariantComparison]:
