@@ -66,6 +66,12 @@ async def refused_for_rate(spend: Spend, principal: MemberPrincipal) -> Response
     left = await spend(principal)
     if left is None:
         return None
+    if left.retry_after_seconds is None:
+        return _refused(
+            "COST_LIMIT_EXCEEDED",
+            f"A download costs {DOWNLOAD_COST} points, more than this key's whole budget of "
+            f"{left.limit} points per minute: no wait lets it through.",
+        )
     return _refused(
         "RATE_LIMITED",
         f"Rate limit reached: this key has {left.remaining} of its {left.limit} points per "

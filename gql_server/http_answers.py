@@ -213,6 +213,7 @@ def refusal(status: int, message: str, media_type: str | None, method: str) -> A
 # The status of a refused download (gql_server/downloads.py), by its code.
 DOWNLOAD_REFUSALS = {
     "VALIDATION": 400,
+    "COST_LIMIT_EXCEEDED": 400,
     "UNAUTHENTICATED": 401,
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,

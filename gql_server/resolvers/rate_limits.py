@@ -3,7 +3,8 @@ it runs, and `rateLimit` reads what is left.
 
 An operation over the budget is refused whole, RATE_LIMITED, with `retryAfterSeconds` in
 its extensions (the HTTP layer adds `Retry-After`, and answers 429 where the
-GraphQL-over-HTTP rules allow). A subscription spends its cost once, when it starts; its
+GraphQL-over-HTTP rules allow); one that costs more than the whole budget,
+COST_LIMIT_EXCEEDED, since no wait would let it through. A subscription spends its cost once, when it starts; its
 messages are not counted.
 """
 
@@ -16,6 +17,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from gql_server.resolvers.common import Info
+from gql_server.schema.cost import CostLimitExceeded
 from gql_server.schema.errors import ApiError
 from gql_server.services.rate_limits import Allowance
 
@@ -52,6 +54,13 @@ class SpendRateLimit(SchemaExtension):
         cost = getattr(context, "cost", None)
         if limiter is not None and execution.result is None and cost is not None:
             refused = await limiter.spend(context.bucket, cost)
+            if refused is not None and refused.retry_after_seconds is None:
+                raise CostLimitExceeded(
+                    f"This request costs {context.cost} points, more than this key's whole "
+                    f"budget of {refused.limit} points per minute: no wait lets it through. "
+                    "Ask for fewer fields or smaller pages.",
+                    {"cost": context.cost, "maximumCost": refused.limit},
+                )
             if refused is not None:
                 # Raised, not set as the result: a subscription is refused so too.
                 raise RateLimited(

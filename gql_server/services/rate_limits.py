@@ -14,7 +14,10 @@ cost (at least 1 point, so that even `{ __typename }` counts).
   failure the store is left alone for STORE_PAUSE_SECONDS (requests go through unasked),
   so that a Redis that hangs costs one request the timeout, not every request.
 - A request that would pass the budget is refused whole and spends nothing; its answer
-  says how many seconds to wait.
+  says how many seconds to wait: the first whole second at which it would fit
+  (`seconds_until_allowed`, from the counter's own two windows), so that a client that
+  waits as told is let through. One that costs more than the whole budget never fits and
+  is told so (no wait).
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisStorage, SlidingWindowCounterSupport, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import ConnectionPool
 
@@ -56,7 +60,28 @@ class Allowance:
     limit: int
     remaining: int
     reset_at: datetime
-    retry_after_seconds: int
+    # None for a request that costs more than the whole budget: no wait lets it through.
+    retry_after_seconds: int | None
+
+
+def seconds_until_allowed(
+    previous: int, previous_left: float, current: int, window: float, limit: int, cost: int
+) -> float | None:
+    """How long until a request of `cost` points fits `limits`' sliding window counter, as
+    both its stores keep it: the weighted count is `previous * previous_left / window +
+    current` (the previous window's points weigh less as the `previous_left` seconds of
+    the current window run out, then the current window's become the previous ones), and
+    a request fits while the count, rounded down, and its cost stay within `limit`.
+    0 when it fits now; None when it never can (it costs more than the limit). The
+    request fits only after the moment returned, not at it."""
+    if cost > limit:
+        return None
+    room = limit - cost + 1  # the weighted count must fall below this
+    if previous * previous_left / window + current < room:
+        return 0.0
+    if previous and current < room:
+        return previous_left - (room - current) * window / previous
+    return previous_left + max(0.0, window - room * window / current)
 
 
 def bucket_for(
@@ -105,6 +130,7 @@ class RateLimiter:
             )
         else:
             storage = MemoryStorage()
+        self._storage = storage
         self._strategy = SlidingWindowCounterRateLimiter(storage)
         # Until when the store is left alone after a failure (a POSIX time, by our clock).
         self._paused_until = 0.0
@@ -154,16 +180,30 @@ class RateLimiter:
     async def _allowance(
         self, item: RateLimitItemPerMinute, bucket: Bucket, refused_cost: int = 0
     ) -> Allowance:
-        stats = await self._strategy.get_window_stats(item, bucket.name)
-        # Points come back at the budget's rate: the wait is until the next comes back, or
-        # until as many as the refused request lacks have.
-        lacking = max(0, refused_cost - int(stats.remaining))
-        wait = max(stats.reset_time - time.time(), lacking * 60 / bucket.points_per_minute)
-        allowed = refused_cost == 0
+        window = item.get_expiry()
+        previous, previous_ttl, current, current_ttl = await cast(
+            SlidingWindowCounterSupport, self._storage
+        ).get_sliding_window(item.key_for(bucket.name), window)
+        # What is left of the current window: the previous window's time to live while
+        # there is one, else the current's beyond the one window it is kept for after.
+        left = previous_ttl if previous else max(0.0, current_ttl - window)
+        limit = bucket.points_per_minute
+        remaining = max(0, limit - math.floor(previous * left / window + current))
+        now = time.time()
+        # The next points come back when a request of one point more than is left fits.
+        regained = (
+            seconds_until_allowed(previous, left, current, window, limit, remaining + 1)
+            if remaining < limit
+            else 0.0
+        )
+        retry_after: int | None = 0
+        if refused_cost:
+            wait = seconds_until_allowed(previous, left, current, window, limit, refused_cost)
+            retry_after = None if wait is None else math.floor(wait) + 1
         return Allowance(
-            allowed=allowed,
-            limit=bucket.points_per_minute,
-            remaining=max(0, int(stats.remaining)),
-            reset_at=datetime.fromtimestamp(stats.reset_time, UTC),
-            retry_after_seconds=0 if allowed else max(1, math.ceil(wait)),
+            allowed=refused_cost == 0,
+            limit=limit,
+            remaining=remaining,
+            reset_at=datetime.fromtimestamp(now + (regained or 0.0), UTC),
+            retry_after_seconds=retry_after,
         )

@@ -400,6 +400,18 @@ async def test_a_read_only_key_makes_links_and_nothing_else(api: Api, requester:
     assert before == 1
 
 
+async def test_a_download_over_a_keys_whole_budget_is_refused_for_good_not_told_to_wait(
+    database: Settings, requester: Requester
+) -> None:
+    async with app_with(database, key_rate_limits={requester.key[:12]: DOWNLOAD_COST - 1}) as api:
+        refused = await _get(api, "/export/submissions.csv", requester.key)
+        assert refused.status_code == 400
+        error = refused.json()["error"]
+        assert error["code"] == "COST_LIMIT_EXCEEDED"
+        assert "no wait lets it through" in error["message"]
+        assert "retry-after" not in refused.headers
+
+
 async def test_downloads_spend_their_keys_rate_limit_and_are_refused_past_it(
     database: Settings, requester: Requester
 ) -> None:

@@ -5,17 +5,28 @@ wait, counted together by every process that shares a Redis, readable through
 from __future__ import annotations
 
 import logging
+import random
+import types
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import limits.aio.storage.memory
+import limits.aio.strategies
 import pytest
 from gql.transport.exceptions import TransportQueryError
 
 from gql_server.clock import FrozenClock
 from gql_server.models.enums import MemberRole
+from gql_server.services import rate_limits
 from gql_server.services.principals import MemberPrincipal, OperatorPrincipal, WorkerPrincipal
-from gql_server.services.rate_limits import STORE_PAUSE_SECONDS, Bucket, RateLimiter, bucket_for
+from gql_server.services.rate_limits import (
+    STORE_PAUSE_SECONDS,
+    Bucket,
+    RateLimiter,
+    bucket_for,
+    seconds_until_allowed,
+)
 from gql_server.settings import DEFAULT_RATE_LIMITS, Settings, SettingsError, load_settings
 from tests.factories import Requester, new_requester
 from tests.graphql_client import app_with
@@ -84,7 +95,89 @@ async def test_a_counter_store_that_is_down_lets_requests_through(
     assert len(caplog.records) == 2
 
 
+# --- when points come back -----------------------------------------------------------------
+
+
+def test_the_wait_is_until_the_weighted_count_leaves_room_for_the_cost() -> None:
+    # Nothing in the previous window, 60 of 60 points spent, 53 s of the window left: one
+    # point fits once the window ends and the 60 begin to weigh less; 30 points once they
+    # weigh 30 (29 s later).
+    assert seconds_until_allowed(0, 53, 60, 60, 60, 1) == 53
+    assert seconds_until_allowed(0, 53, 60, 60, 60, 30) == 53 + 29
+    # 60 from the previous window weighing 50 (50 s left), 10 now: 20 points fit once the
+    # 60 weigh 30, in 19 s.
+    assert seconds_until_allowed(60, 50, 10, 60, 60, 20) == pytest.approx(19)
+    # Room already: 60 weighing 30, nothing now, 10 points.
+    assert seconds_until_allowed(60, 30, 0, 60, 60, 10) == 0
+    # More than the whole budget fits never.
+    assert seconds_until_allowed(0, 0, 0, 60, 60, 61) is None
+
+
+@pytest.fixture
+def counter_time(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The time of `limits`' in-process counters (they read `time.time`), moved by hand."""
+    now = [1_800_000_007.0]
+    shim = types.SimpleNamespace(time=lambda: now[0])
+    for module in (limits.aio.storage.memory, limits.aio.strategies, rate_limits):
+        monkeypatch.setattr(module, "time", shim)
+    return now
+
+
+async def test_a_refused_request_fits_at_the_second_it_is_told_and_not_before(
+    counter_time: list[float],
+) -> None:
+    """Histories of random spending: whatever the counter holds, a client that waits the
+    `retry_after_seconds` it was given is let through, and one second less is not enough."""
+    chooser = random.Random(14)
+    for case in range(200):
+        limiter = RateLimiter(None, namespace=f"refill-{case}")
+        budget = chooser.choice([10, 60, 1_000])
+        bucket = Bucket("key:1", budget)
+        start = counter_time[0]
+        for moment in sorted(start + chooser.uniform(0, 90) for _ in range(chooser.randint(1, 6))):
+            counter_time[0] = moment
+            await limiter.spend(bucket, chooser.randint(1, budget))
+        cost = chooser.randint(1, budget)
+        refused = await limiter.spend(bucket, cost)
+        asked_at = counter_time[0]
+        if refused is None:
+            continue
+        assert refused.retry_after_seconds is not None and refused.retry_after_seconds >= 1
+        counter_time[0] = asked_at + refused.retry_after_seconds - 1
+        assert await limiter.spend(bucket, cost) is not None, case
+        counter_time[0] = asked_at + refused.retry_after_seconds
+        assert await limiter.spend(bucket, cost) is None, case
+        counter_time[0] += 300
+
+
+async def test_points_come_back_as_the_spent_minute_ages(counter_time: list[float]) -> None:
+    limiter = RateLimiter(None, namespace="ageing")
+    bucket = Bucket("key:1", 60)
+    assert await limiter.spend(bucket, 60) is None
+    status = await limiter.status(bucket)
+    # 7 s into its window: nothing comes back before it ends, 53 s on.
+    assert status.remaining == 0
+    assert status.reset_at.timestamp() == pytest.approx(counter_time[0] + 53)
+    counter_time[0] += 53 + 30
+    assert (await limiter.status(bucket)).remaining == 30
+    counter_time[0] += 30
+    assert (await limiter.status(bucket)).remaining == 60
+
+
 # --- through the API --------------------------------------------------------------------------
+
+
+async def test_a_request_over_the_whole_budget_is_refused_for_good_not_told_to_wait(
+    database: Settings, account: Requester
+) -> None:
+    limits_ = {**DEFAULT_RATE_LIMITS, "owner": 5}
+    async with app_with(database, rate_limits=limits_) as api:
+        refused = await api.post(TEN_POINTS, key=account.key)
+        [error] = refused["errors"]
+        assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+        assert (error["extensions"]["cost"], error["extensions"]["maximumCost"]) == (10, 5)
+        assert "retryAfterSeconds" not in error["extensions"]
+        assert "errors" not in await api.post("{ __typename }", key=account.key)
 
 
 async def test_a_key_past_its_budget_is_refused_with_the_time_to_wait(
@@ -99,7 +192,8 @@ async def test_a_key_past_its_budget_is_refused_with_the_time_to_wait(
         [error] = refused["errors"]
         extensions = error["extensions"]
         assert extensions["code"] == "RATE_LIMITED"
-        assert 1 <= extensions["retryAfterSeconds"] <= 60
+        # The points spent this minute weigh into the next one too (a sliding window).
+        assert 1 <= extensions["retryAfterSeconds"] <= 120
         assert (extensions["limit"], extensions["cost"]) == (50, 10)
         assert "retry in" in error["message"]
         # Another key of the account has a budget of its own.
