@@ -7,7 +7,7 @@ tallies hold and why).
   report's snapshot sees either every row before it or every row after, so its sums are
   the same. One process settles at a time (an advisory lock); a row whose writer has not
   committed yet is not seen, and is settled by a later run.
-- `split` cuts [start, end) into whole units (quarter hours, days) from `origin`, which a
+- `split` cuts [start, end) into whole units (quarter hours, days) counted from ORIGIN, which a
   tally answers, and the edges before and after, which the rows answer.
 """
 
