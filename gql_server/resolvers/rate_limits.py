@@ -4,8 +4,8 @@ it runs, and `rateLimit` reads what is left.
 An operation over the budget is refused whole, RATE_LIMITED, with `retryAfterSeconds` in
 its extensions (the HTTP layer adds `Retry-After`, and answers 429 where the
 GraphQL-over-HTTP rules allow); one that costs more than the whole budget,
-COST_LIMIT_EXCEEDED, since no wait would let it through. A subscription spends its cost once, when it starts; its
-messages are not counted.
+COST_LIMIT_EXCEEDED, since no wait would let it through. A subscription spends its cost
+once, when it starts; its messages are not counted.
 """
 
 from __future__ import annotations
