@@ -6,7 +6,7 @@ from tortoise.indexes import Index
 
 # The triggers that keep the tallies (gql_server/models/tallies.py says what they hold).
 # On PostgreSQL one trigger per statement with its transition tables: a bulk change is one
-# INSERT of its keys' sums, written in key order; on SQLite one per changed row, fired only
+# INSERT of its keys' sums; on SQLite one per changed row, fired only
 # when a column of the key or of the measures changed. Each only ever inserts unsettled
 # rows (services/tallies.py settles them), so writers never wait on a tally row.
 # This text is the migration's own on purpose: a later change to the keys is a new
@@ -30,7 +30,7 @@ def _micros(row: str, postgres: bool) -> str:
             f"COALESCE((EXTRACT(EPOCH FROM ({row}.first_submitted_at - {row}.created_at))"
             " * 1000000)::bigint, 0)"
         )
-    # To the millisecond, as far as julianday is exact (as services/sql.seconds_between).
+    # To the millisecond, as far as julianday is exact (as services/sql.micros_between).
     return (
         f"COALESCE(CAST(ROUND((julianday({row}.first_submitted_at) - julianday({row}.created_at))"
         " * 86400000.0) AS INTEGER) * 1000, 0)"
@@ -132,7 +132,7 @@ def _sums(tally, keys, measures, rows_sql: str, settled: str) -> str:
     return (
         f"INSERT INTO {tally} ({names}, {', '.join(n for n, _ in measures)}, settled) "
         f"SELECT {names}, {sums}, {settled} FROM ({rows_sql}) d WHERE TRUE "
-        f"GROUP BY {names} HAVING {nonzero} ORDER BY {names}"
+        f"GROUP BY {names} HAVING {nonzero}"
     )
 
 

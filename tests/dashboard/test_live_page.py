@@ -25,6 +25,14 @@ from tests.factories import api_start_and_submit, api_task_action, new_worker
 from tests.graphql_client import Api
 from tests.server import Http, ServerProcess, server_process
 
+# Requests of 101 points (a connection and its hundred nodes), 10 and 1: spent in turn,
+# each until refused, they leave a key's budget empty.
+SPENDING_DOWN = (
+    "{ tasks(first: 100) { edges { node { id } } } }",
+    "{ tasks(first: 9) { edges { node { id } } } }",
+    "{ __typename }",
+)
+
 FIGURES = "query ($t: ID!) { task(id: $t) { figures { committed { amount } spent { amount } } } }"
 
 
@@ -257,14 +265,40 @@ async def test_a_rate_limit_is_told_with_the_time_to_wait(
     context: BrowserContext, database: Settings, tmp_path: Path, demo: Demo
 ) -> None:
     assert demo.owner_api_key is not None
-    # A budget smaller than any request: the page's first one is refused RATE_LIMITED.
-    env = {**dashboard_env(database), "GQL_RATE_LIMITS": "owner=1"}
+    # A budget the page's requests fit, spent to its last point before the page opens
+    # (points come back at 500 a minute, far fewer than its first request's 103 by the time
+    # it asks): that request is refused RATE_LIMITED, with a wait.
+    env = {**dashboard_env(database), "GQL_RATE_LIMITS": "owner=500"}
     with server_process(env, tmp_path) as server:
+        http = Http(server.base)
+        headers = {"Authorization": f"Bearer {demo.owner_api_key}"}
+        try:
+            for query in SPENDING_DOWN:
+                for _ in range(500):
+                    answer = await http.client.post(
+                        "/graphql", json={"query": query}, headers=headers
+                    )
+                    if "RATE_LIMITED" in answer.text:
+                        break
+                assert "RATE_LIMITED" in answer.text
+        finally:
+            await http.client.aclose()
         await open_dashboard_with_notice(
             context,
             server.base,
             demo.owner_api_key,
             re.compile(r"Too many requests for this key: try again in \d+ seconds\."),
+        )
+
+
+async def test_a_key_whose_budget_no_request_fits_is_told_so(
+    context: BrowserContext, database: Settings, tmp_path: Path, demo: Demo
+) -> None:
+    assert demo.owner_api_key is not None
+    env = {**dashboard_env(database), "GQL_RATE_LIMITS": "owner=1"}
+    with server_process(env, tmp_path) as server:
+        await open_dashboard_with_notice(
+            context, server.base, demo.owner_api_key, "no wait lets it through"
         )
 
 
