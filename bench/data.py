@@ -53,7 +53,7 @@ from gql_server.models.enums import (
 )
 from gql_server.services import accounts, ledger, rules, tallies
 from gql_server.services.principals import MemberPrincipal
-from gql_server.services.tallies import TALLIES
+from gql_server.services.tallies import TABLES as TALLY_TABLES
 from gql_server.services.task_lifecycle import publish_task
 from gql_server.services.tasks import ProofRequirementDraft, TaskDraft, create_task
 
@@ -342,7 +342,14 @@ async def load_work(
         # What autovacuum would have done by the time such a table is queried: planner
         # statistics and the visibility map (index-only scans), after the bulk load.
         async with client.acquire_connection() as connection:
-            for table in ("submission", "ledger_entry", "review", "audit", "audit_lock", *TALLIES):
+            for table in (
+                "submission",
+                "ledger_entry",
+                "review",
+                "audit",
+                "audit_lock",
+                *TALLY_TABLES,
+            ):
                 await connection.execute(f"VACUUM ANALYZE {table}")
     else:
         names = ", ".join(_SUBMISSION_COLUMNS)

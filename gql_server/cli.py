@@ -9,10 +9,13 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from gql_server import db
 from gql_server.models.enums import Currency
 from gql_server.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
 
 logger = logging.getLogger("gql_server")
 
@@ -27,10 +30,10 @@ def _configure_logging(settings: Settings) -> None:
     )
 
 
-async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+async def _with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     await db.open_database(settings)
     try:
-        await work()
+        return await work()
     finally:
         await db.close_database()
 
@@ -216,6 +219,25 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_tallies(settings: Settings, args: argparse.Namespace) -> int:
+    from gql_server.services import tallies
+
+    async def work() -> dict[str, int]:
+        if args.rebuild:
+            await tallies.rebuild()
+        return await tallies.check()
+
+    found = asyncio.run(_with_database(settings, work))
+    for table, differing in found.items():
+        print(f"{table}: {'holds' if not differing else f'{differing} keys differ from the rows'}")
+    if any(found.values()):
+        print(
+            "gql-server: run `gql-server check-tallies --rebuild` to make them again from the rows."
+        )
+        return 1
+    return 0
+
+
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from gql_server.services.background import jobs, run_forever
 
@@ -275,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "worker", help="Run the background process (sweeps, callbacks)."
     ).set_defaults(func=cmd_worker)
+    check = commands.add_parser(
+        "check-tallies",
+        help="Compare the analytics' tallies with the rows they count (a full read).",
+    )
+    check.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="Make every tally again from the rows first (writers wait meanwhile).",
+    )
+    check.set_defaults(func=cmd_check_tallies)
     from gql_server.services.exports import ExportKind
     from gql_server.tabular import Format
 

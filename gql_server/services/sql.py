@@ -62,3 +62,17 @@ def duration_bin(later: str, earlier: str, postgres: bool) -> str:
         for digits in range(1, 6)
     )
     return f"(CASE WHEN {whole} < 1000 THEN {whole} {steps} ELSE {whole} - {whole} % 1000000 END)"
+
+
+def quarter_hour(column: str, postgres: bool) -> str:
+    """The UTC quarter hour a timestamp falls in, as the tallies key it (migration 0010
+    writes the same): a timestamptz on PostgreSQL, ISO 8601 text in UTC on SQLite."""
+    if postgres:
+        return f"date_bin('15 minutes', {column}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+    minute = f"(CAST(strftime('%M', {column}) AS INTEGER) / 15) * 2 + 1"
+    return f"(strftime('%Y-%m-%d %H:', {column}) || substr('00153045', {minute}, 2) || ':00+00:00')"
+
+
+def utc_day(column: str, postgres: bool) -> str:
+    """The UTC date of a timestamp."""
+    return f"({column} AT TIME ZONE 'UTC')::date" if postgres else f"date({column})"

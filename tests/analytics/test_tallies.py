@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise.expressions import F
 
 from gql_server.clock import FrozenClock
 from gql_server.models import (
@@ -25,6 +28,8 @@ from gql_server.models import (
 from gql_server.models.enums import SubmissionState
 from gql_server.services import analytics, review, submissions, tallies
 from gql_server.services.tallies import DAY, SLOT, Split, split
+from gql_server.settings import Settings
+from tests import REPO_ROOT
 from tests.factories import answer, new_requester, new_task, new_worker
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
@@ -377,3 +382,67 @@ async def test_writers_side_by_side_with_settling_lose_nothing() -> None:
     await tallies.settle()
     await _assert_settled(requester.account_id)
     await _assert_tallies_hold(requester.account_id)
+
+
+# --- an operator's check -----------------------------------------------------------------
+
+
+async def _drift(account_id: int) -> None:
+    """Tallies that no longer hold, as a write past the triggers would leave them."""
+    lost = await SubmissionSlotTally.filter(account_id=account_id).first()
+    assert lost is not None
+    await lost.delete()
+    await SubmissionWorkerDayTally.filter(account_id=account_id).update(starts=F("starts") + 5)
+
+
+async def test_a_check_finds_tallies_that_drifted_and_a_rebuild_mends_them(
+    frozen: FrozenClock,
+) -> None:
+    frozen.set(T0)
+    requester = await new_requester()
+    task = await new_task(requester, budget="50.00", max_submissions_per_worker=3)
+    for _ in range(3):
+        worker = await new_worker()
+        work = await submissions.start_submission(worker.principal, task.id)
+        await submissions.submit_submission(worker.principal, work.id, answer())
+        await review.approve_submission(requester.principal, work.id)
+    assert set((await tallies.check()).values()) == {0}
+    await _drift(requester.account_id)
+    found = await tallies.check()
+    assert found["submission_slot_tally"] >= 1
+    assert found["submission_worker_day_tally"] >= 1
+    assert found["ledger_slot_tally"] == 0
+    await tallies.rebuild()
+    assert set((await tallies.check()).values()) == {0}
+    await _assert_tallies_hold(requester.account_id)
+    await _assert_settled(requester.account_id)
+
+
+async def test_the_command_line_checks_and_rebuilds_the_tallies(database: Settings) -> None:
+    requester = await new_requester()
+    task = await new_task(requester)
+    worker = await new_worker()
+    await submissions.start_submission(worker.principal, task.id)
+    env = {**os.environ, "DATABASE_URL": database.database_url}
+
+    def check(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gql_server", "check-tallies", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    held = check()
+    assert held.returncode == 0, held.stderr
+    assert "submission_slot_tally: holds" in held.stdout
+    await _drift(requester.account_id)
+    drifted = check()
+    assert drifted.returncode == 1
+    assert "submission_slot_tally: 1 keys differ from the rows" in drifted.stdout
+    assert "--rebuild" in drifted.stdout
+    mended = check("--rebuild")
+    assert mended.returncode == 0, mended.stderr
+    assert "differ" not in mended.stdout
