@@ -83,7 +83,9 @@ class SupervisedRedis:
         )
         self._channels: set[str] = set()
         self._resync_due: set[str] = set()
+        # Waiting for Redis to confirm a subscribe, and an unsubscribe, by channel.
         self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._departures: dict[str, asyncio.Future[None]] = {}
         self._pubsub: PubSub | None = None
         # Set once Redis has answered on the current connection.
         self._up = asyncio.Event()
@@ -136,12 +138,22 @@ class SupervisedRedis:
             await asyncio.wait_for(confirmed, CONFIRM_TIMEOUT)
 
     async def unsubscribe(self, channel: str) -> None:
+        """Stop listening to `channel`; returns once Redis confirmed it (nothing more of it
+        arrives), or when Redis is away."""
         async with self._lock:
             self._channels.discard(channel)
             self._resync_due.discard(channel)
-            if self._pubsub is not None:
-                with suppress(RedisError, OSError):
-                    await self._pubsub.unsubscribe(channel)
+            pubsub = self._pubsub
+            if pubsub is None:
+                return
+            left = asyncio.get_running_loop().create_future()
+            self._departures[channel] = left
+            try:
+                await pubsub.unsubscribe(channel)
+            except (RedisError, OSError):
+                return  # a broken connection: nothing of the channel arrives any more
+        with suppress(TimeoutError):
+            await asyncio.wait_for(left, CONFIRM_TIMEOUT)
 
     async def publish(self, channel: str, message: str) -> None:
         await self._publishing.publish(channel, message)
@@ -180,10 +192,11 @@ class SupervisedRedis:
         finally:
             self._pubsub = None
             self._up.clear()
-            for waiter in self._confirmations.values():
-                if not waiter.done():
-                    waiter.set_result(None)
-            self._confirmations.clear()
+            for waiters in (self._confirmations, self._departures):
+                for waiter in waiters.values():
+                    if not waiter.done():
+                        waiter.set_result(None)
+                waiters.clear()
             with suppress(RedisError, OSError):
                 await pubsub.aclose()
 
@@ -223,3 +236,7 @@ class SupervisedRedis:
             if channel in self._resync_due:
                 self._resync_due.discard(channel)
                 self._on_resync(channel)
+        elif kind == "unsubscribe":
+            waiter = self._departures.pop(channel, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
