@@ -182,6 +182,18 @@ async def install(apps, schema_editor) -> None:
                     f"CREATE TRIGGER {function} AFTER {event} ON {source} "
                     f"REFERENCING {referencing} FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
                 ]
+        # A TRUNCATE fires no row's trigger: it empties the source's tallies with it (also
+        # when it comes by a CASCADE from another table).
+        for source in ("submission", "ledger_entry"):
+            emptied = " ".join(
+                f"DELETE FROM {tally};" for tally, of, *_ in _tallies(True, "r") if of == source
+            )
+            statements += [
+                f"CREATE FUNCTION {source}_tallies_truncate() RETURNS trigger LANGUAGE plpgsql "
+                f"AS $$ BEGIN {emptied} RETURN NULL; END $$",
+                f"CREATE TRIGGER {source}_tallies_truncate AFTER TRUNCATE ON {source} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {source}_tallies_truncate()",
+            ]
     else:
         olds = _tallies(False, "OLD")
         for (tally, source, keys, measures, where, read), old in zip(_tallies(False, "NEW"), olds):

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
 from gql_server.clock import FrozenClock
 from gql_server.models import (
@@ -446,3 +447,29 @@ async def test_the_command_line_checks_and_rebuilds_the_tallies(database: Settin
     mended = check("--rebuild")
     assert mended.returncode == 0, mended.stderr
     assert "differ" not in mended.stdout
+
+
+class _RolledBack(Exception):
+    pass
+
+
+@postgres_only
+async def test_a_truncate_empties_the_tallies_with_their_source() -> None:
+    """TRUNCATE fires no row's trigger; its own trigger empties the tallies (in a
+    transaction rolled back after: this database is every test's)."""
+    requester = await new_requester()
+    task = await new_task(requester)
+    worker = await new_worker()
+    work = await submissions.start_submission(worker.principal, task.id)
+    await submissions.submit_submission(worker.principal, work.id, answer())
+    await review.approve_submission(requester.principal, work.id)
+    with pytest.raises(_RolledBack):
+        async with in_transaction() as connection:
+            # The ledger by the CASCADE from the submissions it names.
+            await connection.execute_query("TRUNCATE submission CASCADE")
+            for table in tallies.TABLES:
+                rows = await connection.execute_query_dict(f"SELECT COUNT(*) AS n FROM {table}")
+                assert rows[0]["n"] == 0, table
+            raise _RolledBack
+    assert set((await tallies.check()).values()) == {0}
+    await _assert_tallies_hold(requester.account_id)
