@@ -7,9 +7,9 @@ the bulk paths, a COPY, a hand-written UPDATE. Invariants:
 - For every key, the sum of the tally's rows with that key equals the aggregate of the
   source rows with that key, in every snapshot: a trigger writes its rows in the
   transaction that changed the source.
-- A trigger only ever inserts (a change is a row of -1 for the old key and +1 for the new
+- A change's trigger only ever inserts (a row of -1 for the old key and +1 for the new
   one, called unsettled): writers never wait for each other on a tally, and cannot
-  deadlock on one. `services.tallies.settle` folds the unsettled rows into the one settled
+  deadlock on one (a TRUNCATE's, on PostgreSQL, empties the source's tallies). `services.tallies.settle` folds the unsettled rows into the one settled
   row of each key (unique among the settled), so the tallies stay about as many rows as
   keys.
 - Keys hold raw columns (the submission's state, whether it was ever sent, whether it was

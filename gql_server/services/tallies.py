@@ -1,14 +1,17 @@
-"""The tallies' two sides in the services: settling what the triggers wrote, and cutting a
-period into what a tally answers and what the rows must (models/tallies.py says what the
-tallies hold and why).
+"""The tallies in the services (models/tallies.py says what they hold and why): each
+described once (`Tally`, `tallies_of`), settling what the triggers wrote, cutting a period
+into what a tally answers and what the rows must, and an operator's check and rebuild.
 
 - `settle` folds unsettled rows into each key's settled row, in one statement per tally on
   PostgreSQL (DELETE ... RETURNING feeding an upsert), one transaction on SQLite; a
   report's snapshot sees either every row before it or every row after, so its sums are
   the same. One process settles at a time (an advisory lock); a row whose writer has not
   committed yet is not seen, and is settled by a later run.
-- `split` cuts [start, end) into whole units (quarter hours, days) counted from ORIGIN, which a
-  tally answers, and the edges before and after, which the rows answer.
+- `split` cuts [start, end) into whole units (quarter hours, days) counted from ORIGIN,
+  which a tally answers, and the edges before and after, which the rows answer.
+- `check` compares each tally's sums with its source's by key; `rebuild` makes them again
+  from the sources (`gql-server check-tallies [--rebuild]`), for a write that went past
+  the triggers.
 """
 
 from __future__ import annotations
