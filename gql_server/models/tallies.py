@@ -9,9 +9,9 @@ the bulk paths, a COPY, a hand-written UPDATE. Invariants:
   transaction that changed the source.
 - A change's trigger only ever inserts (a row of -1 for the old key and +1 for the new
   one, called unsettled): writers never wait for each other on a tally, and cannot
-  deadlock on one (a TRUNCATE's, on PostgreSQL, empties the source's tallies). `services.tallies.settle` folds the unsettled rows into the one settled
-  row of each key (unique among the settled), so the tallies stay about as many rows as
-  keys.
+  deadlock on one (a TRUNCATE's, on PostgreSQL, empties the source's tallies).
+  `services.tallies.settle` folds the unsettled rows into the one settled row of each key
+  (unique among the settled), so the tallies stay about as many rows as keys.
 - Keys hold raw columns (the submission's state, whether it was ever sent, whether it was
   revised), never the product's state groups, which stay in `models.vocabulary`: a group
   redefined there needs no rebuilt tally.
