@@ -183,19 +183,25 @@ async def closed_loop(
     a request slower than the window (a loaded machine, a report at scale) is measured, not
     dropped."""
     load = Load(seconds)
+    spans: list[tuple[float, float]] = []
 
     async def client() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             await request(http)  # warm the connection up; not counted
-            stop = time.monotonic() + seconds
+            began = time.monotonic()
+            stop = began + seconds
             while True:
                 started = time.monotonic()
                 await request(http)
                 load.latencies.append(time.monotonic() - started)
                 if time.monotonic() >= stop:
                     break
+            spans.append((began, time.monotonic()))
 
     await asyncio.gather(*(client() for _ in range(clients)))
+    # The rate is over the time the counted requests took, which outlasts `seconds` when
+    # a client's warm-up ended late or its last request ran past the window.
+    load.seconds = max(end for _, end in spans) - min(start for start, _ in spans)
     return load
 
 

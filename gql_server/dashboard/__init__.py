@@ -54,7 +54,8 @@ HEADERS = {
 
 
 def _files() -> dict[str, Path]:
-    """The files served, by name: read once, so no request names a path of its own."""
+    """The files served, by name: listed once, so no request names a path of its own (their
+    bytes are read as they are asked for, so an edited file is seen at the next load)."""
     return {
         path.name: path
         for path in sorted(STATIC.iterdir())

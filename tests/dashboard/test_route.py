@@ -82,7 +82,13 @@ async def test_every_module_the_page_imports_is_served(client: httpx.AsyncClient
 
 @pytest.mark.parametrize(
     "path",
-    ["/dashboard/nothing.js", "/dashboard/..%2Fapp.py", "/dashboard/%2e%2e/__init__.py"],
+    [
+        "/dashboard/nothing.js",
+        # A file beside the static ones, named without a path: only the list turns it away.
+        "/dashboard/__init__.py",
+        "/dashboard/..%2Fapp.py",
+        "/dashboard/%2e%2e/__init__.py",
+    ],
 )
 async def test_nothing_else_is_served(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 404

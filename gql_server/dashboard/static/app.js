@@ -85,6 +85,9 @@ function explain(error) {
       return `Not allowed with this key: ${error.message}`;
     case "rate_limited":
       return `Too many requests for this key: try again in ${error.retryAfterSeconds ?? "a few"} seconds.`;
+    case "over_budget":
+      // Refused for good: waiting does not help, a larger budget for the key does.
+      return `This page's request costs ${error.cost} points, more than the ${error.maximumCost} this key may spend on one: no wait lets it through. An owner can give the key a larger budget (GQL_RATE_LIMITS).`;
     case "network":
       return "The server cannot be reached. Your action may not have been done: try it again (it is done once at most).";
     default:

@@ -2,12 +2,15 @@
 // needs told apart: a key that is not (or no longer) valid, a rate limit, a lost server.
 
 export class ApiError extends Error {
-  // kind: "unauthenticated" | "forbidden" | "rate_limited" | "network" | "graphql"
-  constructor(kind, message, { code = null, retryAfterSeconds = null } = {}) {
+  // kind: "unauthenticated" | "forbidden" | "rate_limited" | "over_budget" | "network" |
+  // "graphql"
+  constructor(kind, message, { code = null, retryAfterSeconds = null, cost = null, maximumCost = null } = {}) {
     super(message);
     this.kind = kind;
     this.code = code;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.cost = cost;
+    this.maximumCost = maximumCost;
   }
 }
 
@@ -15,6 +18,7 @@ const KINDS = {
   UNAUTHENTICATED: "unauthenticated",
   FORBIDDEN: "forbidden",
   RATE_LIMITED: "rate_limited",
+  COST_LIMIT_EXCEEDED: "over_budget",
 };
 
 export class GraphQLHttp {
@@ -56,6 +60,8 @@ export class GraphQLHttp {
       throw new ApiError(KINDS[code] || "graphql", first.message, {
         code,
         retryAfterSeconds: extensions.retryAfterSeconds ?? null,
+        cost: extensions.cost ?? null,
+        maximumCost: extensions.maximumCost ?? null,
       });
     }
     return body.data;
