@@ -53,6 +53,7 @@ const state = {
   taskId: null,
   taskStreams: [],
   members: new Map(),
+  locks: [],
   lockDetails: new Map(),
   selected: new Set(),
   keys: new IdempotencyKeys(),
@@ -222,6 +223,7 @@ function chooseTask(taskId) {
   state.taskStreams = [];
   state.taskId = taskId;
   state.selected.clear();
+  state.locks = [];
   state.lockDetails.clear();
   $("events-feed").replaceChildren();
   $("queue-rows").replaceChildren();
@@ -415,8 +417,10 @@ async function bulkApprove() {
 
 async function locksMessage(message) {
   $("locks-count").textContent = message.heldCount;
+  // The locks held now; a later message may replace them while this one's details load.
+  state.locks = message.locks;
   const missing = message.locks.filter((lock) => !state.lockDetails.has(lock.submissionId));
-  renderLocks(message.locks, state.members, state.lockDetails);
+  renderLocks(state.locks, state.members, state.lockDetails);
   if (!missing.length) return;
   await Promise.all(
     missing.slice(0, 20).map(async (lock) => {
@@ -433,7 +437,7 @@ async function locksMessage(message) {
       }
     }),
   );
-  renderLocks(message.locks, state.members, state.lockDetails);
+  renderLocks(state.locks, state.members, state.lockDetails);
 }
 
 function eventsMessage(message, meta) {
